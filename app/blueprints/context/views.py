@@ -1,0 +1,39 @@
+"""The header switcher: active site and sector, remembered per user."""
+
+from __future__ import annotations
+
+from flask import redirect, request
+from flask_login import current_user
+
+from app.blueprints.context import bp
+from app.errors import NotFound
+from app.htmx import hx_refresh, is_htmx
+from app.services import context as context_service
+
+
+def _back():
+    if is_htmx():
+        return hx_refresh()
+    target = request.form.get("next") or "/"
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+def _int(name: str) -> int:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError:
+        raise NotFound() from None
+
+
+@bp.route("/site", methods=["POST"])
+def set_site():
+    """Switch the active site."""
+    context_service.set_active_site(user=current_user, site_id=_int("site_id"))
+    return _back()
+
+
+@bp.route("/sector", methods=["POST"])
+def set_sector():
+    """Switch the active sector."""
+    context_service.set_active_sector(user=current_user, sector_id=_int("sector_id"))
+    return _back()

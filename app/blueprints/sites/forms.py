@@ -1,0 +1,29 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app.blueprints.settings.forms import MultiCheckboxField
+from app.services.sites import TIMEZONES
+
+
+class SiteForm(FlaskForm):
+    name = StringField("Site name", validators=[DataRequired(message="Give the site a name."), Length(max=120)])
+    url = StringField("Address", validators=[DataRequired(message="Enter the site's address, like https://example.com.")],
+                      render_kw={"placeholder": "https://example.com", "inputmode": "url"})
+    industry_id = SelectField("Industry", coerce=int, choices=[], validate_choice=False)
+    timezone = SelectField("Timezone", choices=[(tz, tz) for tz in TIMEZONES], default="UTC",
+                           validate_choice=False)
+
+
+class NewSiteForm(SiteForm):
+    sector_template_ids = MultiCheckboxField("Sectors from the industry", coerce=int, choices=[])
+    sector_names = StringField("Other sectors (comma-separated)", validators=[Length(max=600)])
+
+
+class SectorForm(FlaskForm):
+    name = StringField("Sector name", validators=[Length(max=120)])
+    template_id = SelectField("From the industry", coerce=int, choices=[], validate_choice=False)
+
+
+class DeleteSiteForm(FlaskForm):
+    confirm_name = StringField("Type the site name to confirm")

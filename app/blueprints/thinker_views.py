@@ -1,0 +1,87 @@
+"""Thinker: a "try it" page that runs the cluster-naming AI function end to end."""
+
+from __future__ import annotations
+
+from flask import current_app, make_response, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import RadioField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app.blueprints.modules import module_blueprint
+from app.errors import DomainError, NotFound
+from app.permissions import requires
+from app.services import jobs as job_service
+from app.services.ai import framework
+from app.services.ai.cluster_naming import parse_groups
+
+bp = module_blueprint("thinker")
+FUNCTION = "cluster_naming"
+
+
+class ClusterNamingForm(FlaskForm):
+    groups = TextAreaField("Keyword groups", validators=[DataRequired("Paste at least one group of keywords."),
+                                                         Length(max=40_000)])
+    tier = RadioField("Model", choices=[("testing", "Testing (cheap)"), ("live", "Live")], default="testing")
+
+
+def _page(form: ClusterNamingForm, *, estimate: dict | None = None, error: str | None = None, status: int = 200):
+    return make_response(render_template(
+        "thinker/try_cluster_naming.html", form=form, estimate=estimate, error=error,
+        shared_estimate="billing.buy" in current_app.view_functions), status)
+
+
+@bp.route("/try/cluster-naming", methods=["GET"])
+@requires("write")
+def try_cluster_naming():
+    """The form: one group per line, keywords separated by commas."""
+    return _page(ClusterNamingForm())
+
+
+@bp.route("/try/cluster-naming/estimate", methods=["POST"])
+@requires("write")
+def estimate_cluster_naming():
+    """Show what the run would cost before it starts."""
+    form = ClusterNamingForm()
+    if not form.validate_on_submit():
+        return _page(form, status=422)
+    try:
+        estimate = framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
+                                      tier=form.tier.data)
+    except DomainError as exc:
+        return _page(form, error=exc.message, status=422)
+    return _page(form, estimate=estimate)
+
+
+@bp.route("/try/cluster-naming/run", methods=["POST"])
+@requires("write")
+def run_cluster_naming():
+    """Reserve the estimate and start the run."""
+    form = ClusterNamingForm()
+    if not form.validate_on_submit():
+        return _page(form, status=422)
+    try:
+        job = framework.start_function(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
+                                       tier=form.tier.data, created_by_id=current_user.id)
+    except DomainError as exc:
+        return _page(form, error=exc.message, status=exc.status_code if exc.status_code != 400 else 422)
+    return redirect(url_for("thinker.cluster_naming_run", job_id=job.id))
+
+
+@bp.route("/try/cluster-naming/<int:job_id>")
+def cluster_naming_run(job_id: int):
+    """The run's live progress and, when it ends, its results."""
+    return render_template("thinker/cluster_naming_run.html", job=_run(job_id))
+
+
+@bp.route("/try/cluster-naming/<int:job_id>/results")
+def cluster_naming_results(job_id: int):
+    """The results region (reloaded when the job finishes)."""
+    return render_template("thinker/_cluster_naming_results.html", job=_run(job_id))
+
+
+def _run(job_id: int):
+    job = job_service.get_job(job_id)
+    if job.kind != framework.job_kind_name(FUNCTION):
+        raise NotFound("That cluster-naming run does not exist.")
+    return job

@@ -1,0 +1,144 @@
+"""Configuration classes, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("IGNY8_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_list(name: str) -> list[str]:
+    raw = os.environ.get(name, "")
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _limiter_uri(redis_url: str) -> str:
+    """Flask-Limiter names a unix-socket Redis differently from redis-py."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://") :]
+    return redis_url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or getattr(self, "DEFAULT_SECRET_KEY", None)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            self.DATABASE_ENV, getattr(self, "DEFAULT_DATABASE_URL", None)
+        )
+        self.REDIS_URL = os.environ.get(self.REDIS_ENV, self.DEFAULT_REDIS_URL)
+        self.ENCRYPTION_KEYS = _env_list("ENCRYPTION_KEYS") or list(
+            getattr(self, "DEFAULT_ENCRYPTION_KEYS", [])
+        )
+        self.RATELIMIT_STORAGE_URI = _limiter_uri(self.REDIS_URL)
+
+    DATABASE_ENV = "DATABASE_URL"
+    REDIS_ENV = "REDIS_URL"
+    DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMITS_PER_IP = "10 per minute"
+    LOGIN_LIMITS_PER_ACCOUNT = "5 per 15 minutes"
+    RESET_LIMITS_PER_IP = "5 per hour"
+    RESET_LIMITS_PER_ACCOUNT = "3 per hour"
+
+    MAIL_FROM = os.environ.get("MAIL_FROM", "IGNY8 <no-reply@igny8.example.com>")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    PASSWORD_RESET_TTL = timedelta(hours=1)
+    INVITATION_TTL = timedelta(days=7)
+    PASSWORD_HASH_METHOD = "scrypt"
+    SIGNUP_BONUS_CREDITS = int(os.environ.get("SIGNUP_BONUS_CREDITS", "0"))
+
+    JOB_HEARTBEAT_SECONDS = 10
+    JOB_STALE_AFTER_SECONDS = int(os.environ.get("JOB_STALE_AFTER_SECONDS", "90"))
+    JOB_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("JOB_QUEUED_STALE_AFTER_SECONDS", "3600"))
+    JOB_PROGRESS_THROTTLE_SECONDS = 1.0
+    RQ_QUEUES = ["default"]
+    RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
+
+    def missing_settings(self) -> list[str]:
+        """Names of required settings that are absent."""
+        return []
+
+
+class DevelopmentConfig(Config):
+    """Laptop defaults: SQLite file and a bundled Redis started by the run script."""
+
+    ENV_NAME = "development"
+    DEBUG = False
+    DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'igny8.db'}"
+
+
+class TestingConfig(Config):
+    """Tests run against real PostgreSQL and Redis."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    DEFAULT_SECRET_KEY = "test-secret-key"
+    DATABASE_ENV = "TEST_DATABASE_URL"
+    DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/igny8_test"
+    REDIS_ENV = "TEST_REDIS_URL"
+    DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+    DEFAULT_ENCRYPTION_KEYS = ["kPrZ0d1tdTq4a7mK6V0fSg9yq0p4f0yA2o8aX3zY3yU="]
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing for tests only
+
+
+class ProductionConfig(Config):
+    """Production: every secret must come from the environment."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    def missing_settings(self) -> list[str]:
+        """Names of required settings that are absent."""
+        missing = []
+        if not self.SECRET_KEY:
+            missing.append("SECRET_KEY")
+        if not self.SQLALCHEMY_DATABASE_URI:
+            missing.append("DATABASE_URL")
+        if not self.ENCRYPTION_KEYS:
+            missing.append("ENCRYPTION_KEYS")
+        return missing
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Pick the config class named by IGNY8_ENV (default development) and instantiate it."""
+    name = name or os.environ.get("IGNY8_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"Unknown IGNY8_ENV {name!r}; use one of {', '.join(CONFIGS)}")
+    config = CONFIGS[name]()
+    missing = config.missing_settings()
+    if missing:
+        raise RuntimeError(
+            "IGNY8 cannot start in production without these settings: " + ", ".join(missing)
+        )
+    return config

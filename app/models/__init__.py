@@ -1,0 +1,25 @@
+"""ORM models, one module per domain. Importing this package registers every table."""
+
+from app.models.accounts import (  # noqa: F401
+    Account,
+    Invitation,
+    PasswordResetToken,
+    Plan,
+    SiteAccess,
+    Subscription,
+    User,
+)
+from app.models.jobs import Job, SchedulerClaim  # noqa: F401
+from app.models.notifications import Notification  # noqa: F401
+from app.models.reference import Industry, IndustrySector, SeedKeyword  # noqa: F401
+from app.models.sites import Sector, Site  # noqa: F401
+from app.models.system import AuditEvent, OutboxMessage  # noqa: F401
+from app.models.billing import (  # noqa: F401
+    CreditPackage,
+    CreditReservation,
+    CreditTransaction,
+    CreditUsageLog,
+    OperationPrice,
+    Order,
+)
+from app.models.ai import AIModel, AIProvider  # noqa: F401

@@ -1,0 +1,59 @@
+"""Sites and their sectors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.reference import Industry, IndustrySector
+from app.tenancy import SiteOwned, TenantOwned
+
+MAX_SECTORS_PER_SITE = 5
+
+
+class Site(TenantOwned, db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(String(500))
+    industry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("industries.id", ondelete="SET NULL"), nullable=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    industry: Mapped[Industry | None] = relationship()
+    sectors: Mapped[list["Sector"]] = relationship(
+        back_populates="site", order_by="Sector.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'inactive')", name="status"),
+        UniqueConstraint("account_id", "name"),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+class Sector(SiteOwned, db.Model):
+    __tablename__ = "sectors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    industry_sector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("industry_sectors.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    site: Mapped[Site] = relationship(back_populates="sectors")
+    industry_sector: Mapped[IndustrySector | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("site_id", "name"),)

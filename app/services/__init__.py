@@ -1,0 +1,1 @@
+"""Use-cases, one module per domain. Each public function owns its transaction."""

@@ -1,0 +1,264 @@
+"""Durable background jobs: enqueue, run inside the bound account, report progress, reap."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from sqlalchemy import select, update
+
+from app import tenancy
+from app.errors import Conflict, DomainError, NotFound
+from app.extensions import db
+from app.models import Account, Job
+from app.modules import MODULE_LABELS
+from app.queue import get_queue, redis_connection
+from app.services.job_kinds import JOB_KINDS, Progress, kind_for
+from app.services.notifications import notify
+from app.timeutil import as_utc, utcnow
+
+JOBS = Job.__table__
+
+
+def enqueue_job(
+    *, kind: str, payload: dict, created_by_id: int | None, site_id: int | None = None, title: str = "",
+    reserve_credits: int = 0, operation: str | None = None,
+) -> Job:
+    """Reserve the estimate, record a queued job in the bound account, commit, then hand its id to RQ."""
+    job_kind = kind_for(kind)
+    account = db.session.scalars(select(Account)).one()
+    _check_module(account, job_kind.module)
+    job = Job(kind=kind, title=title or job_kind.title, status="queued", phase="INIT", progress=0,
+              message="Waiting for a worker…", payload=payload, site_id=site_id,
+              created_by_id=created_by_id)
+    db.session.add(job)
+    db.session.flush()
+    if reserve_credits:
+        from app.services import credits
+
+        try:
+            credits.reserve(account_id=account.id, amount=reserve_credits, operation=operation or kind,
+                            key=f"job:{job.id}", job_id=job.id, site_id=site_id,
+                            description=job.title, commit=False)
+        except DomainError:
+            db.session.rollback()  # neither the job nor a reservation is kept
+            raise
+    db.session.commit()  # committed before enqueueing, so a fast worker always finds the row
+    rq_id = f"job-{job.id}"
+    try:
+        get_queue(job_kind.queue).enqueue_call(
+            "workers.tasks.run_job", args=(job.id,), job_id=rq_id, timeout=job_kind.timeout,
+            result_ttl=3600, failure_ttl=86400,
+        )
+    except Exception as exc:
+        _finish(job.id, status="failed", message="Could not reach the job queue.",
+                error=f"The job queue is unavailable ({type(exc).__name__}). Try again shortly.")
+        _release(job, "the job queue was unavailable")
+        raise DomainError("The job queue is unavailable right now. Nothing was started; try again shortly.") from exc
+    db.session.execute(update(Job).where(Job.id == job.id).values(rq_id=rq_id))
+    db.session.commit()
+    return job
+
+
+def _check_module(account: Account, module: str | None) -> None:
+    if module and not account.module_enabled(module):
+        raise DomainError(
+            f"The {MODULE_LABELS[module]} module is turned off for this account. "
+            "An owner or admin can turn it on in Settings → Modules."
+        )
+
+
+def get_job(job_id: int) -> Job:
+    """A job of the bound account, or NotFound."""
+    job = db.session.scalars(select(Job).where(Job.id == job_id)).first()
+    if job is None:
+        raise NotFound("That job does not exist or you do not have access to it.")
+    return job
+
+
+def recent_jobs(*, limit: int = 50) -> list[Job]:
+    """The bound account's newest jobs."""
+    return list(db.session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
+
+
+def _write(job_id: int, **values) -> int:
+    """Update the job row in its own short transaction, visible at once to pollers."""
+    with db.engine.begin() as conn:
+        return conn.execute(JOBS.update().where(JOBS.c.id == job_id).values(**values)).rowcount
+
+
+def _finish(job_id: int, *, status: str, message: str, error: str | None = None,
+            result: dict | None = None, only_if: tuple[str, ...] = ("queued", "running")) -> bool:
+    values = dict(status=status, message=message, error=error, finished_at=utcnow())
+    if result is not None:
+        values["result"] = result
+    if status == "succeeded":
+        values.update(phase="DONE", progress=100)
+    with db.engine.begin() as conn:
+        changed = conn.execute(
+            JOBS.update().where(JOBS.c.id == job_id, JOBS.c.status.in_(only_if)).values(**values)
+        ).rowcount
+    return changed == 1
+
+
+class _Reporter:
+    """Throttled progress writes (about once a second, always on a phase change)."""
+
+    def __init__(self, job_id: int, throttle: float) -> None:
+        self.job_id = job_id
+        self.throttle = throttle
+        self.last_write = 0.0
+        self.last_phase = None
+
+    def __call__(self, *, phase: str, percent: int, message: str = "", force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and phase == self.last_phase and now - self.last_write < self.throttle:
+            return
+        self.last_write, self.last_phase = now, phase
+        _write(self.job_id, phase=phase, progress=max(0, min(99, int(percent))), message=message,
+               heartbeat_at=utcnow())
+
+
+class _Heartbeat(threading.Thread):
+    """Marks the job alive while it runs, so the reaper can tell a vanished worker."""
+
+    def __init__(self, app, job_id: int, every: float) -> None:
+        super().__init__(daemon=True)
+        self.app, self.job_id, self.every = app, job_id, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            with self.app.app_context():
+                _write(self.job_id, heartbeat_at=utcnow())
+
+
+def readable_error(exc: BaseException) -> str:
+    """A message a person can act on."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    text = str(exc).strip() or type(exc).__name__
+    return f"Unexpected error ({type(exc).__name__}): {text[:500]}"
+
+
+def execute_job(job_id: int) -> None:
+    """The worker wrapper: bind the job's account, run its kind, record the outcome."""
+    job = db.session.scalars(select(Job).where(Job.id == job_id).execution_options(all_accounts=True)).first()
+    if job is None or job.status != "queued":
+        return  # unknown, cancelled or already handled by another worker
+    tenancy.bind(job.account_id)
+    app = current_app._get_current_object()
+    heartbeat = _Heartbeat(app, job.id, app.config["JOB_HEARTBEAT_SECONDS"])
+    try:
+        job_kind = kind_for(job.kind)
+        account = db.session.scalars(select(Account)).one()
+        claimed = _write_if(job.id, "queued", status="running", phase="INIT", progress=1,
+                            message="Starting…", started_at=utcnow(), heartbeat_at=utcnow())
+        if not claimed:
+            return
+        heartbeat.start()
+        _check_module(account, job_kind.module)
+        progress = Progress(_Reporter(job.id, app.config["JOB_PROGRESS_THROTTLE_SECONDS"]))
+        db.session.refresh(job)
+        result = job_kind.run(job, progress)
+        db.session.commit()
+        if _finish(job.id, status="succeeded", message="Done", result=result or {}, only_if=("running",)):
+            _notify_outcome(job, succeeded=True)
+    except Exception as exc:
+        db.session.rollback()
+        message = readable_error(exc)
+        if _finish(job.id, status="failed", message="Failed", error=message):
+            _release(job, message)
+            _notify_outcome(job, succeeded=False, error=message)
+        if not isinstance(exc, DomainError):
+            raise
+    finally:
+        heartbeat.stopped.set()
+        tenancy.unbind()
+
+
+def _write_if(job_id: int, current_status: str, /, **values) -> bool:
+    """Update the row only while it still has current_status (values may set a new status)."""
+    with db.engine.begin() as conn:
+        return conn.execute(
+            JOBS.update().where(JOBS.c.id == job_id, JOBS.c.status == current_status).values(**values)
+        ).rowcount == 1
+
+
+def _notify_outcome(job: Job, *, succeeded: bool, error: str = "") -> None:
+    if job.created_by_id is None:
+        return
+    title = f"{job.title or job.kind} finished" if succeeded else f"{job.title or job.kind} failed"
+    notify(account_id=job.account_id, title=title, body="" if succeeded else error,
+           link=f"/jobs/{job.id}", level="success" if succeeded else "error",
+           user_ids=[job.created_by_id])
+
+
+def cancel_job(*, job_id: int) -> Job:
+    """Cancel a job that has not started yet."""
+    job = get_job(job_id)
+    if job.status != "queued":
+        raise Conflict("Only a job that is still waiting can be cancelled.")
+    if _finish(job.id, status="cancelled", message="Cancelled", only_if=("queued",)):
+        _release(job, "cancelled before it started")
+        try:
+            RQJob.fetch(job.rq_id or "", connection=redis_connection()).cancel()
+        except NoSuchJobError:
+            pass
+        db.session.commit()
+    db.session.refresh(job)
+    return job
+
+
+def reap_stale_jobs() -> int:
+    """Fail jobs whose worker vanished (no heartbeat) or whose queue entry was lost."""
+    config = current_app.config
+    now = utcnow()
+    reaped = 0
+    with tenancy.all_accounts():
+        running = db.session.scalars(select(Job).where(Job.status == "running")).all()
+        queued = db.session.scalars(select(Job).where(Job.status == "queued")).all()
+    stale_running = now - timedelta(seconds=config["JOB_STALE_AFTER_SECONDS"])
+    for job in running:
+        last_sign = as_utc(job.heartbeat_at or job.started_at or job.created_at)
+        if last_sign < stale_running:
+            reaped += _reap(job, "The worker running this job stopped unexpectedly. "
+                                 "Nothing more was done and any reserved credits were returned.")
+    stale_queued = now - timedelta(seconds=config["JOB_QUEUED_STALE_AFTER_SECONDS"])
+    for job in queued:
+        if as_utc(job.created_at) < stale_queued or not _rq_job_exists(job.rq_id):
+            if as_utc(job.created_at) > now - timedelta(seconds=30):
+                continue  # just enqueued; give RQ a moment
+            reaped += _reap(job, "This job was lost from the queue before a worker picked it up. "
+                                 "Nothing was done; start it again.", only_if=("queued",))
+    return reaped
+
+
+def _release(job: Job, reason: str) -> None:
+    """Undo a job that did not finish: its kind's hook, then every open credit reservation."""
+    from app.services import credits
+
+    with tenancy.account_scope(job.account_id):
+        if job.kind in JOB_KINDS:
+            kind_for(job.kind).on_failure(job)
+        credits.refund_job(job_id=job.id, reason=f"{job.title or job.kind} — {reason}"[:250], commit=False)
+        db.session.commit()
+
+
+def _rq_job_exists(rq_id: str | None) -> bool:
+    if not rq_id:
+        return False
+    return redis_connection().exists(f"rq:job:{rq_id}") == 1
+
+
+def _reap(job: Job, message: str, only_if: tuple[str, ...] = ("running",)) -> int:
+    if not _finish(job.id, status="failed", message="Failed", error=message, only_if=only_if):
+        return 0
+    with tenancy.account_scope(job.account_id):
+        _release(job, message)
+        _notify_outcome(job, succeeded=False, error=message)
+    return 1

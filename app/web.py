@@ -1,0 +1,117 @@
+"""Template context, navigation and response headers shared by every page."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, url_for
+from flask_login import current_user
+
+from app.modules import MODULE_LABELS
+from app.permissions import can
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+# The RQ dashboard ships inline scripts; it lives behind operator auth.
+RQ_DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'"
+)
+
+# Navigation: (label, endpoint, module or None, ability).
+NAV_ITEMS = [
+    ("Dashboard", "main.dashboard", None, "read"),
+    ("Sites", "sites.index", None, "read"),
+    *[(label, f"{name}.index", name, "read") for name, label in MODULE_LABELS.items()],
+    ("Jobs", "jobs.index", None, "read"),
+]
+SETTINGS_ITEMS = [
+    ("Profile", "settings.profile", "read"),
+    ("Users", "settings.users", "manage_users"),
+    ("Modules", "settings.modules", "settings"),
+    ("Billing", "billing.index", "read"),
+]
+
+
+def navigation() -> list[dict]:
+    """The sidebar for the current person: by role and by enabled modules."""
+    account = g.get("account")
+    if account is None:
+        return []
+    items = []
+    for label, endpoint, module, ability in NAV_ITEMS:
+        if module and not account.module_enabled(module):
+            continue
+        if not can(ability):
+            continue
+        items.append(
+            {
+                "label": label,
+                "url": url_for(endpoint),
+                "active": request.endpoint is not None
+                and request.endpoint.split(".")[0] == endpoint.split(".")[0],
+                "module": module,
+            }
+        )
+    return items
+
+
+def _same_section(endpoint: str) -> bool:
+    """Settings links share the settings blueprint; other links light up for their whole blueprint."""
+    current = request.endpoint or ""
+    if endpoint.startswith("settings."):
+        return current == endpoint
+    return current.split(".")[0] == endpoint.split(".")[0]
+
+
+def settings_navigation() -> list[dict]:
+    """Account settings links the current role may open."""
+    return [
+        {"label": label, "url": url_for(endpoint), "active": _same_section(endpoint)}
+        for label, endpoint, ability in SETTINGS_ITEMS
+        if can(ability)
+    ]
+
+
+def _switcher_sites():
+    from app.services.sites import list_sites
+
+    return list_sites()
+
+
+def install(app: Flask) -> None:
+    """Context processor and security headers."""
+
+    @app.context_processor
+    def inject():
+        return {
+            "can": can,
+            "nav_items": navigation,
+            "settings_items": settings_navigation,
+            "account": g.get("account"),
+            "role": g.get("role"),
+            "acting_as": g.get("acting_as"),
+            "active_site": g.get("active_site"),
+            "active_sector": g.get("active_sector"),
+            "is_operator": current_user.is_authenticated and current_user.is_operator,
+            "switcher_sites": _switcher_sites,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        csp = RQ_DASHBOARD_CSP if request.path.startswith("/operator/rq") else CSP
+        response.headers.setdefault("Content-Security-Policy", csp)
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.headers.get("HX-Request") or response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
