@@ -88,7 +88,7 @@ def unbind() -> None:
 def account_scope(account_id: int, site_ids: set[int] | None = None) -> Iterator[None]:
     """Temporarily bind an account."""
     token = _scope.set(
-        TenantScope(account_id=account_id, site_ids=frozenset(site_ids) if site_ids else None)
+        TenantScope(account_id=account_id, site_ids=frozenset(site_ids) if site_ids is not None else None)
     )
     try:
         yield

@@ -22,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
                       notifications_bp, operator_bp, billing_bp):
         app.register_blueprint(blueprint)
     from app.blueprints import thinker_views  # noqa: F401  (adds Thinker routes before mounting)
+    from app.blueprints import planner  # noqa: F401  (adds Planner routes before mounting)
 
     register_module_pages(app)
     mount_rq_dashboard(app)

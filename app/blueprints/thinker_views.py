@@ -85,3 +85,6 @@ def _run(job_id: int):
     if job.kind != framework.job_kind_name(FUNCTION):
         raise NotFound("That cluster-naming run does not exist.")
     return job
+
+
+from app.blueprints import thinker  # noqa: E402,F401  (prompts, author profiles, strategies, AI settings)

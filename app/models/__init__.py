@@ -23,3 +23,11 @@ from app.models.billing import (  # noqa: F401
     Order,
 )
 from app.models.ai import AIModel, AIProvider  # noqa: F401
+from app.models.thinker import (  # noqa: F401
+    AuthorProfile,
+    ContentStrategy,
+    PlatformSetting,
+    PromptDefault,
+    PromptOverride,
+)
+from app.models.planner import Cluster, Idea, Keyword, KeywordImport, Task  # noqa: F401

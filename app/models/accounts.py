@@ -70,6 +70,8 @@ class Account(db.Model):
     modules: Mapped[dict] = mapped_column(JSON, default=lambda: {m: True for m in MODULES})
     low_balance_threshold: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
     low_balance_notified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The account's overrides of the platform AI defaults (see app.services.ai.settings).
+    ai_settings: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     users: Mapped[list["User"]] = relationship(back_populates="account", order_by="User.id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -25,6 +25,14 @@ class Site(TenantOwned, db.Model):
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # The site's own AI settings (override the account's) and its default voice and strategy.
+    ai_settings: Mapped[dict | None] = mapped_column(JSON)
+    default_author_profile_id: Mapped[int | None] = mapped_column(
+        ForeignKey("author_profiles.id", ondelete="SET NULL"), nullable=True
+    )
+    default_strategy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("content_strategies.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     industry: Mapped[Industry | None] = relationship()

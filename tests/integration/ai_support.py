@@ -103,3 +103,63 @@ def job_count(app) -> int:
         count = len(list(db.session.scalars(select(Job.id))))
         db.session.remove()
     return count
+
+
+def configure_provider(app, slug: str, *, base_url: str | None, api_key: str | None = "sk-test-key-1234",
+                       timeout: float = 5, max_retries: int = 2) -> None:
+    """Point any provider (openai, runware) at a (fake) server with the given limits."""
+    with app.app_context(), tenancy.all_accounts():
+        provider = db.session.scalars(select(AIProvider).where(AIProvider.slug == slug)).one()
+        provider.base_url, provider.api_key = base_url, api_key
+        provider.timeout_seconds, provider.max_retries = timeout, max_retries
+        db.session.commit()
+        db.session.remove()
+
+
+def call_provider(app, slug: str, method: str, **kwargs):
+    """Call one method of a provider's registered implementation, the way the framework does."""
+    from app.services.ai.providers import provider_for
+
+    with app.app_context(), tenancy.all_accounts():
+        row = db.session.scalars(select(AIProvider).where(AIProvider.slug == slug)).one()
+        try:
+            return getattr(provider_for(row), method)(**kwargs)
+        finally:
+            db.session.remove()
+
+
+def image_answer(*images: bytes, output_format: str = "png") -> dict:
+    """An OpenAI images response body with base64 images."""
+    import base64
+
+    return {"created": 1_700_000_000, "output_format": output_format,
+            "data": [{"b64_json": base64.b64encode(data).decode()} for data in images]}
+
+
+def embedding_answer(vectors: list[list[float]], *, tokens: int = 7, model: str = "text-embedding-3-small") -> dict:
+    """An OpenAI embeddings response body (the items deliberately listed last first)."""
+    items = [{"object": "embedding", "index": n, "embedding": v} for n, v in enumerate(vectors)]
+    return {"object": "list", "data": items[::-1], "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def read_png(data: bytes) -> tuple[int, int, bytes]:
+    """Width, height and raw scanlines of an 8-bit RGB PNG; checks the signature and every chunk CRC."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF, f"bad CRC in {tag!r}"
+        chunks[tag] = chunks.get(tag, b"") + body
+        pos += 12 + length
+    assert b"IEND" in chunks
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour) == (8, 2)
+    raw = zlib.decompress(chunks[b"IDAT"])
+    assert len(raw) == height * (1 + 3 * width)
+    return width, height, raw

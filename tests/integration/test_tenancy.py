@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from app import tenancy
 from app.extensions import db
-from app.models import Job, Notification, Sector, Site, User
+from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
+from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -18,10 +19,30 @@ def _foreign_ids(app, accounts):
     with app.app_context(), tenancy.account_scope(a["account"]):
         job = Job(kind="site.check", title="A's job", payload={"site_id": a["site"]})
         note = Notification(user_id=a["owner"], title="A's news")
-        db.session.add_all([job, note])
+        cluster = Cluster(site_id=a["site"], sector_id=a["sectors"][0], name="Acme's cluster")
+        db.session.add_all([job, note, cluster])
+        db.session.flush()
+        idea = Idea(site_id=a["site"], sector_id=a["sectors"][0], cluster_id=cluster.id, title="Acme's idea")
+        db.session.add(idea)
+        db.session.flush()
+        task = Task(site_id=a["site"], sector_id=a["sectors"][0], idea_id=idea.id, title="Acme's task")
+        db.session.add(task)
+        keyword = Keyword(site_id=a["site"], sector_id=a["sectors"][0], keyword="acme beans",
+                          normalized="acme beans", cluster_id=cluster.id)
+        keyword_import = KeywordImport(site_id=a["site"], sector_id=a["sectors"][0], filename="acme.csv",
+                                       data=b"keyword\nacme beans\n", status="preview",
+                                       shape={"encoding": "utf-8", "delimiter": ",", "header_index": 0, "skip": 1,
+                                              "columns": ["keyword"], "mapping": {"keyword": 0}},
+                                       mapping={"keyword": 0})
+        db.session.add_all([keyword, keyword_import])
+        profile, strategy = AuthorProfile(name="Acme's voice"), ContentStrategy(name="Acme's plan")
+        db.session.add_all([profile, strategy])
         db.session.commit()
         ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "notification": note.id,
-               "user": a["owner"]}
+               "user": a["owner"], "cluster": cluster.id,
+               "idea": idea.id, "task": task.id}
+        ids.update(profile=profile.id, strategy=strategy.id)
+        ids.update(keyword=keyword.id, keyword_import=keyword_import.id)
         db.session.remove()
     return ids
 
@@ -47,11 +68,45 @@ TENANT_ROUTES = [
     ("POST", "/settings/users/{user}/active"),
     ("POST", "/settings/users/{user}/sites"),
     ("POST", "/settings/invitations/{invitation}/revoke"),
+    ("GET", "/planner/clusters/{cluster}"),
+    ("POST", "/planner/clusters/{cluster}/rename"),
+    ("POST", "/planner/clusters/{cluster}/intent"),
+    ("POST", "/planner/clusters/{cluster}/keywords/move"),
+    ("POST", "/planner/clusters/{cluster}/delete"),
+    ("GET", "/planner/ideas/{idea}"),
+    ("POST", "/planner/ideas/{idea}"),
+    ("GET", "/planner/ideas/generate/{job}"),
+    ("GET", "/planner/ideas/generate/{job}/results"),
+    ("GET", "/planner/tasks/{task}"),
+    ("GET", "/thinker/author-profiles/{profile}"),
+    ("POST", "/thinker/author-profiles/{profile}"),
+    ("POST", "/thinker/author-profiles/{profile}/delete"),
+    ("GET", "/thinker/strategies/{strategy}"),
+    ("POST", "/thinker/strategies/{strategy}"),
+    ("POST", "/thinker/strategies/{strategy}/delete"),
+    ("POST", "/sites/{site}/writing-defaults"),
+    ("POST", "/sites/{site}/ai-settings"),
+    ("GET", "/planner/keywords/{keyword}/edit"),
+    ("POST", "/planner/keywords/{keyword}/edit"),
+    ("GET", "/planner/keywords/{keyword}/row"),
+    ("GET", "/planner/keywords/imports/{keyword_import}"),
+    ("POST", "/planner/keywords/imports/{keyword_import}/preview"),
+    ("POST", "/planner/keywords/imports/{keyword_import}/start"),
+    ("GET", "/planner/keywords/imports/{keyword_import}/rejected.csv"),
+    ("GET", "/planner/clustering/{job}"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
     ("/context/site", "site_id", "site"),
     ("/context/sector", "sector_id", "sector"),
+    ("/planner/clusters/delete", "cluster_ids", "cluster"),
+    ("/planner/clusters/merge", "cluster_ids", "cluster"),
+    ("/planner/ideas/generate/estimate", "cluster_ids", "cluster"),
+    ("/planner/ideas/generate", "cluster_ids", "cluster"),
+    ("/planner/ideas/delete", "idea_ids", "idea"),
+    ("/planner/tasks/create", "idea_ids", "idea"),
+    ("/planner/tasks/delete", "task_ids", "task"),
+    ("/planner/keywords/bulk", "ids", "keyword"),
 ]
 # Id routes that are not tenant-owned: operator pages (404 for tenants, covered below), rq dashboard.
 NOT_TENANT_ROUTES = {"/notifications/<int:notification_id>/read"}
@@ -98,7 +153,11 @@ def test_notification_of_another_account_cannot_be_marked_read(app):
 def test_every_id_route_is_covered(app):
     covered = {t.replace("{site}", "<int:site_id>").replace("{sector}", "<int:sector_id>")
                .replace("{job}", "<int:job_id>").replace("{user}", "<int:user_id>")
-               .replace("{invitation}", "<int:invitation_id>") for _m, t in TENANT_ROUTES}
+               .replace("{invitation}", "<int:invitation_id>").replace("{cluster}", "<int:cluster_id>")
+               .replace("{idea}", "<int:idea_id>").replace("{task}", "<int:task_id>")
+               .replace("{profile}", "<int:profile_id>").replace("{keyword}", "<int:keyword_id>")
+               .replace("{keyword_import}", "<int:import_id>").replace("{strategy}", "<int:strategy_id>")
+               for _m, t in TENANT_ROUTES}
     missing = []
     for rule in app.url_map.iter_rules():
         if "<int:" not in rule.rule or rule.rule.startswith("/operator/"):

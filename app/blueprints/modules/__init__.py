@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, redirect, render_template, url_for
 
 from app.modules import MODULE_DESCRIPTIONS, MODULE_LABELS
 from app.request_context import login_required_for, register_module_blueprint
 
 MODULE_BLUEPRINTS: dict[str, Blueprint] = {}
+# A module's first page, once a feature gives it one (module -> endpoint).
+MODULE_HOMES: dict[str, str] = {}
 
 
 def _make(module: str) -> Blueprint:
@@ -18,6 +20,8 @@ def _make(module: str) -> Blueprint:
     @blueprint.route("/")
     def index():
         """The module's home page."""
+        if module in MODULE_HOMES:
+            return redirect(url_for(MODULE_HOMES[module]))
         return render_template("modules/index.html", module=module, label=MODULE_LABELS[module],
                                description=MODULE_DESCRIPTIONS[module])
 
@@ -31,6 +35,11 @@ for _module in MODULE_LABELS:
 def module_blueprint(module: str) -> Blueprint:
     """The blueprint later features add their module's routes to."""
     return MODULE_BLUEPRINTS[module]
+
+
+def set_module_home(module: str, endpoint: str) -> None:
+    """Send the module's index to this page."""
+    MODULE_HOMES[module] = endpoint
 
 
 def register_module_pages(app: Flask) -> None:

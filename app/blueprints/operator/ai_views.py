@@ -1,16 +1,23 @@
-"""Operator pages for the AI engine: the model catalogue and provider keys (masked, with a connection test)."""
+"""Operator pages for the AI engine: the model catalogue, provider keys (masked, with a connection test),
+the platform's prompt templates and its AI defaults."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL
 
+from app.blueprints.forms import attach_error
 from app.blueprints.operator import bp
+from app.blueprints.thinker.forms import AISettingsForm, PromptForm, settings_table
 from app.errors import ValidationError
+from app.htmx import is_htmx
 from app.models.ai import TIERS, TIER_LABELS
 from app.services.ai import catalogue
+from app.services.ai import prompts as prompt_service
+from app.services.ai import settings as ai_settings
 
 
 class ModelForm(FlaskForm):
@@ -99,3 +106,91 @@ def ai_provider_test(provider_pk: int):
     ok, message = catalogue.test_connection(provider_pk=provider_pk)
     flash(message, "success" if ok else "error")
     return redirect(url_for("operator.ai_providers"))
+
+
+# Platform prompt defaults and AI defaults (Operator → AI → Prompts, Defaults).
+
+def _prompt_page(spec, form, *, preview_text: str | None = None, preview_error: str | None = None,
+                 status: int = 200):
+    _body, source = prompt_service.platform_template(spec.name)
+    editor = {
+        "save_url": url_for("operator.ai_prompt_edit", function=spec.name),
+        "preview_url": url_for("operator.ai_prompt_preview", function=spec.name),
+        "reset_url": url_for("operator.ai_prompt_reset", function=spec.name) if source == "platform" else None,
+        "reset_confirm": "Go back to the built-in prompt for every account without its own version?",
+        "can_edit": True,
+    }
+    return render_template("operator/ai/prompt_edit.html", spec=spec, form=form, source=source, editor=editor,
+                           preview_text=preview_text, preview_error=preview_error), status
+
+
+@bp.route("/ai/prompts")
+def ai_prompts():
+    """The platform's prompt templates: edited by an operator or built in."""
+    rows = [(spec, prompt_service.platform_template(spec.name)[1]) for spec in prompt_service.FUNCTIONS.values()]
+    return render_template("operator/ai/prompts.html", rows=rows)
+
+
+@bp.route("/ai/prompts/<function>", methods=["GET", "POST"])
+def ai_prompt_edit(function: str):
+    """Edit the platform default of one function's prompt (accounts with their own version keep it)."""
+    spec = prompt_service.get_function(function)
+    form = PromptForm()
+    if request.method == "GET":
+        form.body.data = prompt_service.platform_template(function)[0]
+        return _prompt_page(spec, form)
+    if form.validate_on_submit():
+        try:
+            prompt_service.save_platform_default(function, form.body.data, current_user)
+        except ValidationError as exc:
+            attach_error(form, exc)
+        else:
+            flash(f"The platform's {spec.title} prompt is saved.", "success")
+            return redirect(url_for("operator.ai_prompt_edit", function=function))
+    return _prompt_page(spec, form, status=422)
+
+
+@bp.route("/ai/prompts/<function>/preview", methods=["GET", "POST"])
+def ai_prompt_preview(function: str):
+    """The platform prompt (or a typed draft) filled with labelled samples."""
+    spec = prompt_service.get_function(function)
+    form = PromptForm()
+    body = (form.body.data or "") if request.method == "POST" else prompt_service.platform_template(function)[0]
+    form.body.data = body
+    text, error, status = None, None, 200
+    try:
+        text = prompt_service.preview(function, body)
+    except ValidationError as exc:
+        error, status = exc.message, 422
+    if is_htmx():
+        return render_template("shared/_prompt_preview.html", preview_text=text, preview_error=error), status
+    return _prompt_page(spec, form, preview_text=text, preview_error=error, status=status)
+
+
+@bp.route("/ai/prompts/<function>/reset", methods=["POST"])
+def ai_prompt_reset(function: str):
+    """Go back to the built-in prompt."""
+    spec = prompt_service.get_function(function)
+    prompt_service.reset_platform_default(function, current_user)
+    flash(f"The platform's {spec.title} prompt is back to the built-in version.", "success")
+    return redirect(url_for("operator.ai_prompt_edit", function=function))
+
+
+@bp.route("/ai/defaults", methods=["GET", "POST"])
+def ai_defaults():
+    """The platform's AI defaults, used where an account or site sets nothing."""
+    form = AISettingsForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                ai_settings.save_platform(form.values(), current_user)
+            except ValidationError as exc:
+                attach_error(form, exc)
+            else:
+                flash("AI defaults saved.", "success")
+                return redirect(url_for("operator.ai_defaults"))
+        status = 422
+    else:
+        form.fill(ai_settings.levels()["platform"])
+    return render_template("operator/ai/defaults.html", form=form, table=settings_table(level="platform")), status

@@ -27,3 +27,10 @@ class SectorForm(FlaskForm):
 
 class DeleteSiteForm(FlaskForm):
     confirm_name = StringField("Type the site name to confirm")
+
+
+class SiteDefaultsForm(FlaskForm):
+    """The site's default author profile and strategy (0 = none)."""
+
+    author_profile_id = SelectField("Default author profile", coerce=int, choices=[], validate_choice=False)
+    strategy_id = SelectField("Default strategy", coerce=int, choices=[], validate_choice=False)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.blueprints.forms import attach_error, invalid
+from app.blueprints.forms import attach_error
 from app.blueprints.sites import bp
-from app.blueprints.sites.forms import DeleteSiteForm, NewSiteForm, SectorForm, SiteForm
+from app.blueprints.sites.forms import DeleteSiteForm, NewSiteForm, SectorForm, SiteDefaultsForm, SiteForm
+from app.blueprints.thinker.forms import AISettingsForm, settings_table
 from app.errors import ValidationError
 from app.htmx import is_htmx
 from app.permissions import requires
 from app.services import jobs as job_service
 from app.services import sites as site_service
+from app.services import thinker as thinker_service
+from app.services.ai import settings as ai_settings
 
 
 def _industry_choices():
@@ -75,6 +78,23 @@ def detail(site_id: int):
                            last_check=site_service.latest_check(site.id))
 
 
+def _edit_page(site, form: SiteForm, *, defaults_form: SiteDefaultsForm | None = None,
+               settings_form: AISettingsForm | None = None, status: int = 200):
+    """The edit page: details, the default author profile and strategy, and the site's AI settings."""
+    if defaults_form is None:
+        defaults_form = SiteDefaultsForm(prefix="defaults", data={
+            "author_profile_id": site.default_author_profile_id or 0, "strategy_id": site.default_strategy_id or 0})
+    defaults_form.author_profile_id.choices = [(0, "— None —")] + [
+        (p.id, p.name) for p in thinker_service.list_profiles()]
+    defaults_form.strategy_id.choices = [(0, "— None —")] + [(s.id, s.name) for s in thinker_service.list_strategies()]
+    if settings_form is None:
+        settings_form = AISettingsForm(prefix="ai")
+        settings_form.fill(ai_settings.levels(site)["site"])
+    return make_response(render_template(
+        "sites/edit.html", form=form, site=site, defaults_form=defaults_form, settings_form=settings_form,
+        settings=settings_table(site, level="site")), status)
+
+
 @bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
 @requires("manage_sites")
 def edit(site_id: int):
@@ -90,12 +110,50 @@ def edit(site_id: int):
                                      timezone=form.timezone.data, industry_id=form.industry_id.data or None)
         except ValidationError as exc:
             attach_error(form, exc)
-            return invalid("sites/edit.html", form=form, site=site)
+            return _edit_page(site, form, status=422)
         flash("Site saved.", "success")
         return redirect(url_for("sites.detail", site_id=site.id))
     if request.method == "POST":
-        return invalid("sites/edit.html", form=form, site=site)
-    return render_template("sites/edit.html", form=form, site=site)
+        return _edit_page(site, form, status=422)
+    return _edit_page(site, form)
+
+
+def _details_form(site) -> SiteForm:
+    form = SiteForm(obj=site, formdata=None)
+    form.industry_id.choices = _industry_choices()
+    form.industry_id.data = site.industry_id or 0
+    return form
+
+
+@bp.route("/<int:site_id>/writing-defaults", methods=["POST"])
+@requires("manage_sites")
+def writing_defaults(site_id: int):
+    """Choose the site's default author profile and strategy."""
+    site = site_service.get_site(site_id)
+    form = SiteDefaultsForm(prefix="defaults")
+    if not form.validate_on_submit():
+        return _edit_page(site, _details_form(site), defaults_form=form, status=422)
+    thinker_service.set_site_defaults(site_id=site.id, author_profile_id=form.author_profile_id.data or None,
+                                      strategy_id=form.strategy_id.data or None)
+    flash("Default author profile and strategy saved.", "success")
+    return redirect(url_for("sites.edit", site_id=site.id))
+
+
+@bp.route("/<int:site_id>/ai-settings", methods=["POST"])
+@requires("manage_sites")
+def site_ai_settings(site_id: int):
+    """Set or clear the site's own AI settings."""
+    site = site_service.get_site(site_id)
+    form = AISettingsForm(prefix="ai")
+    if form.validate_on_submit():
+        try:
+            ai_settings.save_site(site.id, form.values())
+        except ValidationError as exc:
+            attach_error(form, exc)
+        else:
+            flash("The site's AI settings are saved.", "success")
+            return redirect(url_for("sites.edit", site_id=site.id))
+    return _edit_page(site, _details_form(site), settings_form=form, status=422)
 
 
 @bp.route("/<int:site_id>/status", methods=["POST"])

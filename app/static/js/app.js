@@ -49,3 +49,30 @@ document.addEventListener("htmx:sendError", function () {
     flash.innerHTML = '<div class="flash flash-error" role="alert"><span>IGNY8 cannot be reached. Check your connection and try again.</span></div>';
   }
 });
+
+// Tables with selection: a header checkbox ticks every row checkbox of the same name.
+document.addEventListener("change", function (event) {
+  const all = event.target.closest("[data-check-all]");
+  if (!all) {
+    return;
+  }
+  const name = all.getAttribute("data-check-all");
+  const scope = all.closest("table") || document;
+  scope.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (box) {
+    box.checked = all.checked;
+  });
+});
+
+// Bulk forms ask before deleting.
+document.addEventListener("submit", function (event) {
+  const form = event.target;
+  const question = form.getAttribute && form.getAttribute("data-confirm-delete");
+  if (!question) {
+    return;
+  }
+  const action = form.querySelector('select[name="action"]');
+  if (action && action.value === "delete" && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopPropagation();
+  }
+}, true);

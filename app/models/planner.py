@@ -1,0 +1,196 @@
+"""Planner: keywords, clusters, ideas, tasks and keyword imports (pipeline stages 1–3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from app.extensions import db
+from app.tenancy import SiteOwned
+
+INTENTS = ("informational", "commercial", "transactional", "navigational")
+KEYWORD_STATUSES = ("active", "archived")
+CONTENT_TYPES = ("post", "page", "product", "service", "taxonomy")
+STRUCTURES = ("guide", "how-to", "listicle", "comparison", "review", "question", "news")
+IDEA_STATUSES = ("new", "queued", "archived")
+TASK_STATUSES = ("queued", "in_progress", "completed", "failed")
+IMPORT_STATUSES = ("preview", "running", "done", "failed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Cluster(SiteOwned, db.Model):
+    """A topic: keywords that one article (or a few) can answer."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    intent: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20), default="semantic", server_default="semantic")
+    # Normalised float32 centroid of its keywords' embeddings, for adding new keywords to it.
+    centroid: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    __table_args__ = (
+        CheckConstraint(f"intent IS NULL OR {_in('intent', INTENTS)}", name="intent"),
+    )
+
+
+class Keyword(SiteOwned, db.Model):
+    """A search keyword of a sector, with its metrics as the source tool gave them."""
+
+    __tablename__ = "keywords"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"))
+    keyword: Mapped[str] = mapped_column(String(200))
+    normalized: Mapped[str] = mapped_column(String(200))
+    volume: Mapped[int | None] = mapped_column(Integer)
+    volume_text: Mapped[str | None] = mapped_column(String(40))  # as given, e.g. "1K – 10K"
+    difficulty: Mapped[int | None] = mapped_column(SmallInteger)
+    cpc: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    cpc_currency: Mapped[str | None] = mapped_column(String(8))
+    intent: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    source: Mapped[str] = mapped_column(String(20), default="manual", server_default="manual")
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    cluster: Mapped[Cluster | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("sector_id", "normalized", name="uq_keywords_sector_normalized"),
+        CheckConstraint(f"intent IS NULL OR {_in('intent', INTENTS)}", name="intent"),
+        CheckConstraint(_in("status", KEYWORD_STATUSES), name="status"),
+        CheckConstraint("difficulty IS NULL OR (difficulty >= 0 AND difficulty <= 100)", name="difficulty_range"),
+        CheckConstraint("volume IS NULL OR volume >= 0", name="volume_not_negative"),
+        Index("ix_keywords_sector_cluster", "sector_id", "cluster_id"),
+        Index("ix_keywords_cluster", "cluster_id"),
+        Index("ix_keywords_sector_volume", "sector_id", "volume"),
+        Index("ix_keywords_sector_difficulty", "sector_id", "difficulty"),
+        Index("ix_keywords_sector_created", "sector_id", "created_at"),
+    )
+
+
+class Idea(SiteOwned, db.Model):
+    """An article idea for a cluster (stage 2)."""
+
+    __tablename__ = "ideas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    outline: Mapped[list] = mapped_column(JSON, default=list)  # [{"level": 2|3, "text": "…"}]
+    content_type: Mapped[str] = mapped_column(String(20), default="post", server_default="post")
+    structure: Mapped[str] = mapped_column(String(20), default="guide", server_default="guide")
+    primary_keyword: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    secondary_keywords: Mapped[list] = mapped_column(JSON, default=list)
+    target_words: Mapped[int] = mapped_column(Integer, default=1500, server_default="1500")
+    status: Mapped[str] = mapped_column(String(20), default="new", server_default="new")
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    cluster: Mapped[Cluster | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("content_type", CONTENT_TYPES), name="content_type"),
+        CheckConstraint(_in("structure", STRUCTURES), name="structure"),
+        CheckConstraint(_in("status", IDEA_STATUSES), name="status"),
+        CheckConstraint("target_words > 0", name="target_words_positive"),
+    )
+
+
+class Task(SiteOwned, db.Model):
+    """A writing task made from an idea (stage 3): everything the writer needs."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"), index=True)
+    # One task per idea: a double click cannot make two.
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="SET NULL"), unique=True)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    outline: Mapped[list] = mapped_column(JSON, default=list)
+    content_type: Mapped[str] = mapped_column(String(20), default="post", server_default="post")
+    structure: Mapped[str] = mapped_column(String(20), default="guide", server_default="guide")
+    primary_keyword: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    target_words: Mapped[int] = mapped_column(Integer, default=1500, server_default="1500")
+    author_profile_id: Mapped[int | None] = mapped_column(ForeignKey("author_profiles.id", ondelete="SET NULL"))
+    strategy_id: Mapped[int | None] = mapped_column(ForeignKey("content_strategies.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    idea: Mapped[Idea | None] = relationship()
+    cluster: Mapped[Cluster | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("content_type", CONTENT_TYPES), name="content_type"),
+        CheckConstraint(_in("structure", STRUCTURES), name="structure"),
+        CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+    )
+
+
+class KeywordImport(SiteOwned, db.Model):
+    """One uploaded or pasted keyword file: kept for preview and mapping, then imported with a report."""
+
+    __tablename__ = "keyword_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    shape: Mapped[dict] = mapped_column(JSON, default=dict)  # encoding, delimiter, header line, columns
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> column index
+    status: Mapped[str] = mapped_column(String(20), default="preview", server_default="preview")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    imported: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    duplicates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # within the file
+    existing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # already in the sector
+    rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rejected_rows: Mapped[list] = deferred(mapped_column(JSON, default=list))  # [[line, reason], …]
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("status", IMPORT_STATUSES), name="status"),
+    )

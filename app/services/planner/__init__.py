@@ -1,0 +1,1 @@
+"""Planner: keywords, clustering, ideas and tasks (pipeline stages 1–3)."""

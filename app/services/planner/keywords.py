@@ -1,0 +1,518 @@
+"""Keywords of a sector: adding, the filtered table, bulk actions, inline edits and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from typing import Iterable, Iterator
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import tenancy
+from app.errors import NotFound, ValidationError
+from app.extensions import db
+from app.models import Cluster, Keyword, Sector, SeedKeyword
+from app.models.planner import INTENTS, KEYWORD_STATUSES
+from app.services.planner import parsing
+
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+SORTS = {
+    "keyword": Keyword.normalized,
+    "volume": Keyword.volume,
+    "difficulty": Keyword.difficulty,
+    "cpc": Keyword.cpc,
+    "intent": Keyword.intent,
+    "status": Keyword.status,
+    "cluster": Cluster.name,
+    "created": Keyword.created_at,
+}
+MAX_TYPED_KEYWORDS = 5_000
+INSERT_CHUNK = 5_000
+
+
+@dataclass
+class KeywordFilter:
+    """What the keyword table shows; built from the query string and reused for "all N matching"."""
+
+    q: str = ""
+    status: str = "active"  # active | archived | all
+    intent: str = ""  # an intent, "none" for unset, "" for any
+    volume_min: int | None = None
+    volume_max: int | None = None
+    difficulty_min: int | None = None
+    difficulty_max: int | None = None
+    cluster_id: int | None = None
+    unclustered: bool = False
+    sort: str = "volume"
+    direction: str = "desc"
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args) -> "KeywordFilter":
+        """Read the filter from request args; nonsense values fall back to defaults, never error."""
+        def number(name, low=0, high=None):
+            raw = (args.get(name) or "").strip().replace(",", "")
+            if not raw:
+                return None
+            try:
+                value = int(float(raw))
+            except ValueError:
+                return None
+            value = max(low, value)
+            return min(high, value) if high is not None else value
+
+        status = args.get("status", "active")
+        sort = args.get("sort", "volume")
+        per_page = number("per_page", 1) or 50
+        cluster = number("cluster", 1)
+        return cls(
+            q=" ".join((args.get("q") or "").split())[:200],
+            status=status if status in (*KEYWORD_STATUSES, "all") else "active",
+            intent=args.get("intent", "") if args.get("intent", "") in (*INTENTS, "none") else "",
+            volume_min=number("volume_min"), volume_max=number("volume_max"),
+            difficulty_min=number("difficulty_min", 0, 100), difficulty_max=number("difficulty_max", 0, 100),
+            cluster_id=cluster, unclustered=args.get("unclustered") in ("1", "on", "true", "yes"),
+            sort=sort if sort in SORTS else "volume",
+            direction="asc" if args.get("direction") == "asc" else "desc",
+            page=number("page", 1) or 1,
+            per_page=per_page if per_page in PER_PAGE_CHOICES else 50,
+        )
+
+    def args(self, **changes) -> dict:
+        """The query-string form of this filter (defaults left out), with changes applied."""
+        current = replace(self, **changes)
+        defaults = KeywordFilter()
+        out = {}
+        for name, key in (("q", "q"), ("status", "status"), ("intent", "intent"), ("volume_min", "volume_min"),
+                          ("volume_max", "volume_max"), ("difficulty_min", "difficulty_min"),
+                          ("difficulty_max", "difficulty_max"), ("cluster_id", "cluster"), ("sort", "sort"),
+                          ("direction", "direction"), ("page", "page"), ("per_page", "per_page")):
+            value = getattr(current, name)
+            if value not in (None, "") and value != getattr(defaults, name):
+                out[key] = value
+        if current.unclustered:
+            out["unclustered"] = 1
+        return out
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.intent or self.status != "active" or self.unclustered or self.cluster_id
+                    or any(v is not None for v in (self.volume_min, self.volume_max,
+                                                   self.difficulty_min, self.difficulty_max)))
+
+
+@dataclass
+class AddResult:
+    """What adding keywords did, for the message and the import report."""
+
+    added: int = 0
+    duplicates: int = 0  # repeated within what was given
+    existing: int = 0  # already in the sector
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def message(self) -> str:
+        parts = [f"Added {self.added:,} keyword{'s' if self.added != 1 else ''}"]
+        if self.existing:
+            parts.append(f"{self.existing:,} already in this sector")
+        if self.duplicates:
+            parts.append(f"{self.duplicates:,} repeated")
+        if self.rejected:
+            parts.append(f"{len(self.rejected):,} rejected")
+        return ", ".join(parts) + "."
+
+
+def get_sector(sector_id: int | None) -> Sector:
+    """A sector the person may see, or NotFound."""
+    sector = db.session.scalars(select(Sector).where(Sector.id == sector_id)).first() if sector_id else None
+    if sector is None:
+        raise NotFound("That sector does not exist or you do not have access to it.")
+    return sector
+
+
+def get_keyword(keyword_id: int) -> Keyword:
+    keyword = db.session.scalars(select(Keyword).where(Keyword.id == keyword_id)).first()
+    if keyword is None:
+        raise NotFound("That keyword does not exist or you do not have access to it.")
+    return keyword
+
+
+# --- Adding ---------------------------------------------------------------------------------------------
+
+def _insert_statement():
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(Keyword.__table__).on_conflict_do_nothing(
+        index_elements=["sector_id", "normalized"])
+
+
+def _count(sector_id: int) -> int:
+    return db.session.scalar(select(func.count(Keyword.id)).where(Keyword.sector_id == sector_id)) or 0
+
+
+def insert_records(sector: Sector, records: Iterable, *, source: str, progress=None, total: int = 0) -> int:
+    """Insert parsed records into the sector, skipping ones already there; returns how many were added.
+
+    The caller commits (or rolls back) the whole batch: nothing is half-imported.
+    """
+    account_id = tenancy.current_account_id()
+    if account_id is None or sector.account_id != account_id:
+        raise NotFound("That sector does not exist or you do not have access to it.")
+    before = _count(sector.id)
+    statement = _insert_statement()
+    batch: list[dict] = []
+    done = 0
+    for record in records:
+        batch.append({
+            "account_id": account_id, "site_id": sector.site_id, "sector_id": sector.id,
+            "keyword": record.keyword[:200], "normalized": record.normalized[:200], "volume": record.volume,
+            "volume_text": (record.volume_text or None) and record.volume_text[:40],
+            "difficulty": record.difficulty, "cpc": record.cpc,
+            "cpc_currency": (record.cpc_currency or None) and record.cpc_currency[:8],
+            "intent": record.intent, "status": "active", "source": source,
+        })
+        if len(batch) >= INSERT_CHUNK:
+            db.session.execute(statement, batch)
+            done += len(batch)
+            batch = []
+            if progress and total:
+                progress(done / total)
+    if batch:
+        db.session.execute(statement, batch)
+    return _count(sector.id) - before
+
+
+def add_typed(*, sector_id: int, text: str) -> AddResult:
+    """Add keywords typed one per line."""
+    sector = get_sector(sector_id)
+    if not (text or "").strip():
+        raise ValidationError("Type at least one keyword, one per line.", field="keywords")
+    try:
+        result = parsing.parse_text(text)
+    except parsing.ImportFileError as exc:
+        raise ValidationError(exc.message, field="keywords") from None
+    if len(result.records) > MAX_TYPED_KEYWORDS:
+        raise ValidationError(f"Add at most {MAX_TYPED_KEYWORDS:,} keywords at a time by typing; "
+                              "use Import for longer lists.", field="keywords")
+    if not result.records:
+        reasons = "; ".join(f"line {line}: {reason}" for line, reason in result.rejected[:3])
+        raise ValidationError(f"No keyword could be added. {reasons}".strip(), field="keywords")
+    added = insert_records(sector, result.records, source="manual")
+    db.session.commit()
+    return AddResult(added=added, duplicates=result.duplicates, existing=len(result.records) - added,
+                     rejected=list(result.rejected))
+
+
+# --- The seed keyword library ("Keyword opportunities") -------------------------------------------------
+
+@dataclass
+class LibraryFilter:
+    q: str = ""
+    volume_min: int | None = None
+    difficulty_max: int | None = None
+    hide_added: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> "LibraryFilter":
+        def number(name):
+            try:
+                return max(0, int((args.get(name) or "").strip()))
+            except ValueError:
+                return None
+        return cls(q=" ".join((args.get("q") or "").split())[:100], volume_min=number("volume_min"),
+                   difficulty_max=number("difficulty_max"), hide_added=args.get("hide_added") == "1")
+
+
+def library(*, sector: Sector, flt: LibraryFilter, limit: int = 500) -> tuple[list[dict], str | None]:
+    """Seed keywords for the sector's industry, each marked if the sector already has it.
+
+    Returns the rows and, when the sector has no industry template, a sentence saying why the list is wide.
+    """
+    site = sector.site
+    query = select(SeedKeyword)
+    note = None
+    if sector.industry_sector_id:
+        query = query.where(SeedKeyword.industry_sector_id == sector.industry_sector_id)
+    elif site.industry_id:
+        from app.models import IndustrySector
+
+        query = query.join(IndustrySector).where(IndustrySector.industry_id == site.industry_id)
+        note = f"This sector is not based on an industry template, so all of {site.industry.name} is shown."
+    else:
+        note = "This site has no industry, so the whole library is shown. Set an industry on the site to narrow it."
+    if flt.q:
+        query = query.where(SeedKeyword.keyword.ilike(f"%{_escape_like(flt.q)}%", escape="\\"))
+    if flt.volume_min is not None:
+        query = query.where(SeedKeyword.volume >= flt.volume_min)
+    if flt.difficulty_max is not None:
+        query = query.where(SeedKeyword.difficulty <= flt.difficulty_max)
+    seeds = list(db.session.scalars(query.order_by(SeedKeyword.volume.desc(), SeedKeyword.id).limit(limit)))
+    keys = {parsing.normalize_keyword(s.keyword): s for s in seeds}
+    present = set(db.session.scalars(select(Keyword.normalized).where(
+        Keyword.sector_id == sector.id, Keyword.normalized.in_(list(keys)))))
+    rows = [{"seed": s, "added": parsing.normalize_keyword(s.keyword) in present} for s in seeds]
+    if flt.hide_added:
+        rows = [r for r in rows if not r["added"]]
+    return rows, note
+
+
+def add_from_library(*, sector_id: int, seed_ids: list[int]) -> AddResult:
+    """Add chosen seed keywords (with their volume, difficulty and intent) to the sector."""
+    sector = get_sector(sector_id)
+    if not seed_ids:
+        raise ValidationError("Choose at least one keyword from the library.", field="seed_ids")
+    seeds = list(db.session.scalars(select(SeedKeyword).where(SeedKeyword.id.in_(seed_ids[:5000]))))
+    if not seeds:
+        raise NotFound("Those library keywords do not exist.")
+    records = []
+    seen = set()
+    for seed in seeds:
+        key = parsing.normalize_keyword(seed.keyword)
+        if key in seen:
+            continue
+        seen.add(key)
+        records.append(parsing.KeywordRecord(
+            keyword=parsing.clean_display(seed.keyword), normalized=key, volume=seed.volume,
+            volume_text=None, difficulty=seed.difficulty, cpc=None, cpc_currency=None,
+            intent=seed.intent if seed.intent in INTENTS else None))
+    added = insert_records(sector, records, source="library")
+    db.session.commit()
+    return AddResult(added=added, existing=len(records) - added)
+
+
+# --- The table -------------------------------------------------------------------------------------------
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(sector_id: int, flt: KeywordFilter) -> list:
+    conditions = [Keyword.sector_id == sector_id]
+    if flt.status != "all":
+        conditions.append(Keyword.status == flt.status)
+    if flt.q:
+        needle = parsing.normalize_keyword(flt.q)
+        conditions.append(Keyword.normalized.like(f"%{_escape_like(needle)}%", escape="\\"))
+    if flt.intent == "none":
+        conditions.append(Keyword.intent.is_(None))
+    elif flt.intent:
+        conditions.append(Keyword.intent == flt.intent)
+    if flt.volume_min is not None:
+        conditions.append(Keyword.volume >= flt.volume_min)
+    if flt.volume_max is not None:
+        conditions.append(Keyword.volume <= flt.volume_max)
+    if flt.difficulty_min is not None:
+        conditions.append(Keyword.difficulty >= flt.difficulty_min)
+    if flt.difficulty_max is not None:
+        conditions.append(Keyword.difficulty <= flt.difficulty_max)
+    if flt.unclustered:
+        conditions.append(Keyword.cluster_id.is_(None))
+    elif flt.cluster_id:
+        conditions.append(Keyword.cluster_id == flt.cluster_id)
+    return conditions
+
+
+def count_matching(sector_id: int, flt: KeywordFilter) -> int:
+    return db.session.scalar(select(func.count(Keyword.id)).where(*_conditions(sector_id, flt))) or 0
+
+
+def query_keywords(sector_id: int, flt: KeywordFilter) -> tuple[list[Keyword], int]:
+    """One page of the filtered, sorted table and the number of matching rows."""
+    total = count_matching(sector_id, flt)
+    pages = max(1, -(-total // flt.per_page))
+    if flt.page > pages:
+        flt.page = pages
+    column = SORTS[flt.sort]
+    order = column.asc() if flt.direction == "asc" else column.desc()
+    query = (select(Keyword, Cluster.name).outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
+             .where(*_conditions(sector_id, flt))
+             .order_by(order.nulls_last(), Keyword.id.desc() if flt.direction == "desc" else Keyword.id.asc())
+             .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+    rows = []
+    for keyword, cluster_name in db.session.execute(query):
+        keyword.cluster_name = cluster_name
+        rows.append(keyword)
+    return rows, total
+
+
+def sector_summary(sector_id: int) -> dict:
+    """Counts for the page header: all, unclustered, archived."""
+    row = db.session.execute(select(
+        func.count(Keyword.id),
+        func.count(Keyword.id).filter(and_(Keyword.cluster_id.is_(None), Keyword.status == "active")),
+        func.count(Keyword.id).filter(Keyword.status == "archived"),
+    ).where(Keyword.sector_id == sector_id)).one()
+    return {"total": row[0], "unclustered": row[1], "archived": row[2]}
+
+
+def selected_ids(sector_id: int, *, ids: list[int], all_matching: bool, flt: KeywordFilter) -> list[int]:
+    """The keyword ids an action applies to: the ticked ones, or every row matching the filter."""
+    if all_matching:
+        return list(db.session.scalars(select(Keyword.id).where(*_conditions(sector_id, flt))))
+    if not ids:
+        raise ValidationError("Select at least one keyword first.")
+    found = list(db.session.scalars(select(Keyword.id).where(Keyword.sector_id == sector_id,
+                                                             Keyword.id.in_(ids))))
+    if not found:
+        raise NotFound("Those keywords do not exist or you do not have access to them.")
+    return found
+
+
+def _chunks(ids: list[int], size: int = 10_000) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def delete_keywords(ids: list[int]) -> int:
+    """Delete keywords (their clusters stay)."""
+    removed = 0
+    for chunk in _chunks(ids):
+        removed += db.session.execute(delete(Keyword).where(Keyword.id.in_(chunk))
+                                      .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return removed
+
+
+def set_status(ids: list[int], status: str) -> int:
+    if status not in KEYWORD_STATUSES:
+        raise ValidationError("Unknown status.")
+    changed = 0
+    for chunk in _chunks(ids):
+        changed += db.session.execute(update(Keyword).where(Keyword.id.in_(chunk)).values(status=status)
+                                      .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return changed
+
+
+def set_intent(ids: list[int], intent: str) -> int:
+    if intent not in (*INTENTS, "none"):
+        raise ValidationError("Choose an intent: informational, commercial, transactional or navigational.",
+                              field="intent")
+    changed = 0
+    for chunk in _chunks(ids):
+        changed += db.session.execute(update(Keyword).where(Keyword.id.in_(chunk))
+                                      .values(intent=None if intent == "none" else intent)
+                                      .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return changed
+
+
+def move_to_sector(ids: list[int], *, from_sector_id: int, to_sector_id: int) -> tuple[int, int]:
+    """Move keywords to another sector (they leave their clusters); ones the target has already stay put."""
+    target = get_sector(to_sector_id)
+    if target.id == from_sector_id:
+        raise ValidationError("Choose a different sector to move the keywords to.", field="sector_id")
+    moved = skipped = 0
+    for chunk in _chunks(ids):
+        taken = select(Keyword.normalized).where(Keyword.sector_id == target.id).scalar_subquery()
+        result = db.session.execute(
+            update(Keyword).where(Keyword.id.in_(chunk), Keyword.normalized.not_in(taken))
+            .values(sector_id=target.id, site_id=target.site_id, cluster_id=None)
+            .execution_options(synchronize_session=False))
+        moved += result.rowcount
+        skipped += len(chunk) - result.rowcount
+    db.session.commit()
+    return moved, skipped
+
+
+def update_field(keyword_id: int, name: str, value: str) -> Keyword:
+    """Inline edit of one cell, validated like an import."""
+    keyword = get_keyword(keyword_id)
+    value = (value or "").strip()
+    if name == "keyword":
+        display, key = parsing.clean_display(value), parsing.normalize_keyword(value)
+        if not key:
+            raise ValidationError("A keyword cannot be empty.", field="keyword")
+        if len(display) > 200:
+            raise ValidationError("Keep keywords under 200 characters.", field="keyword")
+        clash = db.session.scalars(select(Keyword.id).where(
+            Keyword.sector_id == keyword.sector_id, Keyword.normalized == key, Keyword.id != keyword.id)).first()
+        if clash:
+            raise ValidationError(f"“{display}” is already in this sector.", field="keyword")
+        keyword.keyword, keyword.normalized = display, key
+    elif name == "volume":
+        if not value:
+            keyword.volume = keyword.volume_text = None
+        else:
+            number, as_given = parsing.parse_volume(value)
+            if number is None:
+                raise ValidationError(f"Volume “{value[:20]}” is not a number.", field="volume")
+            keyword.volume, keyword.volume_text = number, (as_given if as_given != str(number) else None)
+    elif name == "difficulty":
+        if not value:
+            keyword.difficulty = None
+        else:
+            try:
+                number = int(float(value.rstrip("%")))
+            except ValueError:
+                raise ValidationError(f"Difficulty “{value[:20]}” is not a number.", field="difficulty") from None
+            if not 0 <= number <= 100:
+                raise ValidationError("Difficulty is between 0 and 100.", field="difficulty")
+            keyword.difficulty = number
+    elif name == "cpc":
+        if not value:
+            keyword.cpc = None
+        else:
+            try:
+                number = Decimal(value.lstrip("$€£").replace(",", "."))
+            except InvalidOperation:
+                raise ValidationError(f"CPC “{value[:20]}” is not an amount.", field="cpc") from None
+            if number < 0 or number > Decimal("99999999"):
+                raise ValidationError("CPC must be a positive amount.", field="cpc")
+            keyword.cpc = number.quantize(Decimal("0.01"))
+    elif name == "intent":
+        if value and value not in INTENTS:
+            raise ValidationError("Choose an intent: informational, commercial, transactional or navigational.",
+                                  field="intent")
+        keyword.intent = value or None
+    else:
+        raise ValidationError("That column cannot be edited.")
+    db.session.commit()
+    return keyword
+
+
+EXPORT_COLUMNS = ("Keyword", "Search Volume", "Volume (as given)", "Keyword Difficulty", "CPC", "Currency",
+                  "Intent", "Cluster", "Status")
+
+
+def export_csv(sector_id: int, flt: KeywordFilter) -> Iterator[str]:
+    """The filtered set as CSV (UTF-8 with BOM so spreadsheets open it right), streamed in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(EXPORT_COLUMNS)
+    column = SORTS[flt.sort]
+    order = column.asc() if flt.direction == "asc" else column.desc()
+    query = (select(Keyword.keyword, Keyword.volume, Keyword.volume_text, Keyword.difficulty, Keyword.cpc,
+                    Keyword.cpc_currency, Keyword.intent, Cluster.name, Keyword.status)
+             .outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
+             .where(*_conditions(sector_id, flt)).order_by(order.nulls_last(), Keyword.id))
+    for row in db.session.execute(query.execution_options(yield_per=2000)):
+        writer.writerow(["" if v is None else _safe_cell(v) for v in row])
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _safe_cell(value):
+    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def sectors_for_move(sector: Sector) -> list[Sector]:
+    """Other sectors the person may move keywords to."""
+    return list(db.session.scalars(select(Sector).where(Sector.id != sector.id)
+                                   .order_by(Sector.site_id, Sector.name)))
+
+
+def clusters_for_filter(sector_id: int) -> list[tuple[int, str]]:
+    return list(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.sector_id == sector_id)
+                                   .order_by(Cluster.name).limit(2000)))
+
