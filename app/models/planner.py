@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
@@ -92,11 +93,17 @@ class Keyword(SiteOwned, db.Model):
         CheckConstraint(_in("status", KEYWORD_STATUSES), name="status"),
         CheckConstraint("difficulty IS NULL OR (difficulty >= 0 AND difficulty <= 100)", name="difficulty_range"),
         CheckConstraint("volume IS NULL OR volume >= 0", name="volume_not_negative"),
-        Index("ix_keywords_sector_cluster", "sector_id", "cluster_id"),
+        # The keyword table: counts are index-only scans, and each sort walks an index in its natural
+        # order (see app.services.planner.keywords.SORTS) so a page of 50 stops after 50 rows.
+        Index("ix_keywords_sector_status_cluster", "sector_id", "status", "cluster_id"),
         Index("ix_keywords_cluster", "cluster_id"),
-        Index("ix_keywords_sector_volume", "sector_id", "volume"),
-        Index("ix_keywords_sector_difficulty", "sector_id", "difficulty"),
-        Index("ix_keywords_sector_created", "sector_id", "created_at"),
+        Index("ix_keywords_sector_volume", "sector_id", text("volume DESC NULLS LAST"), text("id DESC")),
+        Index("ix_keywords_sector_difficulty", "sector_id", "difficulty", "id"),
+        Index("ix_keywords_sector_cpc", "sector_id", text("cpc DESC NULLS LAST"), text("id DESC")),
+        Index("ix_keywords_sector_created", "sector_id", text("created_at DESC"), text("id DESC")),
+        # Text search ("contains") on PostgreSQL: trigram index.
+        Index("ix_keywords_normalized_trgm", "normalized", postgresql_using="gin",
+              postgresql_ops={"normalized": "gin_trgm_ops"}),
     )
 
 

@@ -198,11 +198,19 @@ def upgrade():
     sa.UniqueConstraint('sector_id', 'normalized', name='uq_keywords_sector_normalized')
     )
     op.create_index(op.f('ix_keywords_account_id'), 'keywords', ['account_id'], unique=False)
-    op.create_index('ix_keywords_sector_cluster', 'keywords', ['sector_id', 'cluster_id'], unique=False)
+    op.create_index('ix_keywords_sector_status_cluster', 'keywords', ['sector_id', 'status', 'cluster_id'], unique=False)
     op.create_index('ix_keywords_cluster', 'keywords', ['cluster_id'], unique=False)
-    op.create_index('ix_keywords_sector_created', 'keywords', ['sector_id', 'created_at'], unique=False)
-    op.create_index('ix_keywords_sector_difficulty', 'keywords', ['sector_id', 'difficulty'], unique=False)
-    op.create_index('ix_keywords_sector_volume', 'keywords', ['sector_id', 'volume'], unique=False)
+    # SQLite (the embedded run) has no NULLS LAST in index definitions; it sorts NULLs first anyway.
+    nulls_last = ' NULLS LAST' if op.get_bind().dialect.name == 'postgresql' else ''
+    op.create_index('ix_keywords_sector_volume', 'keywords', ['sector_id', sa.text('volume DESC' + nulls_last), sa.text('id DESC')], unique=False)
+    op.create_index('ix_keywords_sector_difficulty', 'keywords', ['sector_id', 'difficulty', 'id'], unique=False)
+    op.create_index('ix_keywords_sector_cpc', 'keywords', ['sector_id', sa.text('cpc DESC' + nulls_last), sa.text('id DESC')], unique=False)
+    op.create_index('ix_keywords_sector_created', 'keywords', ['sector_id', sa.text('created_at DESC'), sa.text('id DESC')], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        # "Contains" search on keywords; pg_trgm is a trusted extension (the database owner may create it).
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+        op.create_index('ix_keywords_normalized_trgm', 'keywords', ['normalized'], unique=False,
+                        postgresql_using='gin', postgresql_ops={'normalized': 'gin_trgm_ops'})
     op.create_index(op.f('ix_keywords_site_id'), 'keywords', ['site_id'], unique=False)
     op.create_table('tasks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -268,10 +276,13 @@ def downgrade():
     op.drop_index(op.f('ix_tasks_account_id'), table_name='tasks')
     op.drop_table('tasks')
     op.drop_index(op.f('ix_keywords_site_id'), table_name='keywords')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_keywords_normalized_trgm', table_name='keywords')
     op.drop_index('ix_keywords_sector_volume', table_name='keywords')
     op.drop_index('ix_keywords_sector_difficulty', table_name='keywords')
+    op.drop_index('ix_keywords_sector_cpc', table_name='keywords')
     op.drop_index('ix_keywords_sector_created', table_name='keywords')
-    op.drop_index('ix_keywords_sector_cluster', table_name='keywords')
+    op.drop_index('ix_keywords_sector_status_cluster', table_name='keywords')
     op.drop_index('ix_keywords_cluster', table_name='keywords')
     op.drop_index(op.f('ix_keywords_account_id'), table_name='keywords')
     op.drop_table('keywords')

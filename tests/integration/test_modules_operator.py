@@ -25,7 +25,7 @@ def test_disabled_module_leaves_navigation_and_its_routes_refuse(app):
     assert response.status_code == 403
     assert "Planner module is turned off" in response.get_data(as_text=True)
     owner.post("/settings/modules", {"modules": keep + ["planner"]}, token_from="/settings/modules")
-    assert owner.get("/planner/").status_code == 200
+    assert owner.get("/planner/", follow_redirects=True).status_code == 200
 
 
 def test_only_owners_and_admins_change_modules(app):

@@ -17,8 +17,15 @@ from app.services.ai import prompts, settings
 from app.services.ai.framework import start_function
 from app.services.operator import create_operator
 from tests.conftest import Browserless, login, make_account
-from tests.integration.ai_support import EMAIL, chat_answer, configure_openai, good_clusters, job_row, run_worker, \
-    setup_account
+from tests.integration.ai_support import (
+    EMAIL,
+    chat_answer,
+    configure_openai,
+    good_clusters,
+    job_row,
+    run_worker,
+    setup_account,
+)
 from tests.integration.helpers import add_member, add_site, signed_in
 
 GROUPS = [["espresso machine", "best espresso machine"], ["how to descale", "descaling guide"]]
@@ -168,7 +175,8 @@ def test_preview_uses_the_accounts_real_cluster_keywords_and_profile(app, ids):
     in_account(app, ids["account"], seed)
     web = signed_in(app, EMAIL)
     page = "/thinker/prompts/idea_generation"
-    draft = "Ideas for {cluster_name} ({intent}) in {language}: {keywords}. {ideas_per_cluster} ideas.\n{author_profile}"
+    draft = ("Ideas for {cluster_name} ({intent}) in {language}: {keywords}. {ideas_per_cluster} ideas.\n"
+             "{author_profile}")
     response = web.post(f"{page}/preview", {"body": draft}, token_from=page, headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="prompt-preview"' in html
@@ -200,13 +208,13 @@ def test_author_profiles_can_be_added_edited_and_deleted(app, ids):
     web = signed_in(app, EMAIL)
     empty = web.get("/thinker/author-profiles").get_data(as_text=True)
     assert "No author profiles yet" in empty and "Add an author profile" in empty
-    assert web.post("/thinker/author-profiles/new", PROFILE, token_from="/thinker/author-profiles/new").status_code == 302
+    new = "/thinker/author-profiles/new"
+    assert web.post(new, PROFILE, token_from=new).status_code == 302
     profile = in_account(app, ids["account"], lambda: db.session.scalars(select(AuthorProfile)).one())
     assert profile.banned_phrases == "delve\ngame changer" and profile.point_of_view == "first"
     assert "Friendly expert" in web.get("/thinker/author-profiles").get_data(as_text=True)
 
-    dup = web.post("/thinker/author-profiles/new", {**PROFILE, "name": "friendly EXPERT"},
-                   token_from="/thinker/author-profiles/new")
+    dup = web.post(new, {**PROFILE, "name": "friendly EXPERT"}, token_from=new)
     assert dup.status_code == 422
     assert "You already have an author profile called “friendly EXPERT”" in dup.get_data(as_text=True)
 
@@ -286,7 +294,8 @@ def test_another_accounts_profiles_and_strategies_answer_404(app, ids):
     bea = signed_in(app, "bea@globex.example.com")
     for path in (f"/thinker/author-profiles/{profile_id}", f"/thinker/strategies/{strategy_id}"):
         assert bea.get(path).status_code == 404
-        assert bea.post(path, {"name": "Stolen", "target_words": "500"}, token_from="/thinker/prompts").status_code == 404
+        stolen = {"name": "Stolen", "target_words": "500"}
+        assert bea.post(path, stolen, token_from="/thinker/prompts").status_code == 404
         assert bea.post(f"{path}/delete", {}, token_from="/thinker/prompts").status_code == 404
     edit = f"/sites/{site_b}/edit"
     response = bea.post(f"/sites/{site_b}/writing-defaults",
@@ -358,7 +367,8 @@ def test_the_settings_pages_show_the_value_in_effect_and_where_it_comes_from(app
     web = signed_in(app, EMAIL)
     page = "/thinker/ai-settings"
     html = web.get(page).get_data(as_text=True)
-    assert 'data-testid="effective-temperature">0.8' in html and 'data-testid="source-temperature">Platform default' in html
+    assert 'data-testid="effective-temperature">0.8' in html
+    assert 'data-testid="source-temperature">Platform default' in html
     assert web.post(page, {"temperature": "0.2", "image_count": ""}, token_from=page).status_code == 302
     html = web.get(page).get_data(as_text=True)
     assert 'data-testid="effective-temperature">0.2' in html and 'data-testid="source-temperature">Your account' in html

@@ -26,7 +26,8 @@ def _no_sector():
 def _table_context(sector, flt: KeywordFilter) -> dict:
     rows, total = keywords.query_keywords(sector.id, flt)
     return {"rows": rows, "total": total, "flt": flt, "intents": INTENTS,
-            "pages": max(1, -(-total // flt.per_page)), "per_page_choices": keywords.PER_PAGE_CHOICES}
+            "pages": max(1, -(-total // flt.per_page)), "per_page_choices": keywords.PER_PAGE_CHOICES,
+            "natural": {name: natural for name, (_, natural) in keywords.SORTS.items()}}
 
 
 @bp.route("/keywords", endpoint="keywords")

@@ -22,7 +22,8 @@ def _read_only(form) -> None:
 def _sites_note(sites: list[str]) -> str:
     if not sites:
         return ""
-    return f" It was the default of {', '.join(sites)}; {'that site has' if len(sites) == 1 else 'those sites have'} none now."
+    which = "that site has" if len(sites) == 1 else "those sites have"
+    return f" It was the default of {', '.join(sites)}; {which} none now."
 
 
 # Author profiles

@@ -240,10 +240,13 @@ def _name_groups(groups: list[dict], model: AIModel, span_progress) -> tuple[lis
         payload = {"groups": [g["keywords"][:NAMING_KEYWORDS_PER_GROUP] for g in chunk]}
         span = framework._Span(span_progress, 60 + 35 * number / len(chunks), 60 + 35 * (number + 1) / len(chunks),
                                f"Naming clusters ({number + 1} of {len(chunks)}): ")
+        calls_before = len(usage)
         try:
             context = function.prepare(payload)
             data = framework._ask(function, model, provider, context, usage, span)
         except DomainError:
+            # Like any failed part of an AI run, a chunk that could not be named is not charged.
+            del usage[calls_before:]
             failed += len(chunk)
             continue
         for answer in data["clusters"]:

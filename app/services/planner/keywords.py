@@ -19,16 +19,29 @@ from app.models.planner import INTENTS, KEYWORD_STATUSES
 from app.services.planner import parsing
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
+# column -> (expression, its natural direction). In the natural direction blanks come last; the other
+# direction is the exact reverse of the list. Each natural order matches an index on keywords.
 SORTS = {
-    "keyword": Keyword.normalized,
-    "volume": Keyword.volume,
-    "difficulty": Keyword.difficulty,
-    "cpc": Keyword.cpc,
-    "intent": Keyword.intent,
-    "status": Keyword.status,
-    "cluster": Cluster.name,
-    "created": Keyword.created_at,
+    "keyword": (Keyword.normalized, "asc"),
+    "volume": (Keyword.volume, "desc"),
+    "difficulty": (Keyword.difficulty, "asc"),
+    "cpc": (Keyword.cpc, "desc"),
+    "intent": (Keyword.intent, "asc"),
+    "status": (Keyword.status, "asc"),
+    "cluster": (Cluster.name, "asc"),
+    "created": (Keyword.created_at, "desc"),
 }
+
+
+def _order_by(flt: "KeywordFilter") -> tuple:
+    column, natural = SORTS[flt.sort]
+    if flt.direction == natural:
+        if natural == "desc":
+            return column.desc().nulls_last(), Keyword.id.desc()
+        return column.asc().nulls_last(), Keyword.id.asc()
+    if natural == "desc":
+        return column.asc().nulls_first(), Keyword.id.asc()
+    return column.desc().nulls_first(), Keyword.id.desc()
 MAX_TYPED_KEYWORDS = 5_000
 INSERT_CHUNK = 5_000
 
@@ -150,7 +163,41 @@ def _insert_statement():
 
 
 def _count(sector_id: int) -> int:
-    return db.session.scalar(select(func.count(Keyword.id)).where(Keyword.sector_id == sector_id)) or 0
+    return db.session.scalar(select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)) or 0
+
+
+_COPY_COLUMNS = ("keyword", "normalized", "volume", "volume_text", "difficulty", "cpc", "cpc_currency", "intent")
+
+
+def _copy_records(sector: Sector, account_id: int, records: list, *, source: str, progress=None) -> None:
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
+
+    Runs on the session's own connection, so it is part of the caller's transaction.
+    """
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS keyword_copy (position int, keyword varchar(200), "
+                       "normalized varchar(200), volume int, volume_text varchar(40), difficulty smallint, "
+                       "cpc numeric(10, 2), cpc_currency varchar(8), intent varchar(20)) ON COMMIT DROP")
+        cursor.execute("TRUNCATE keyword_copy")
+        total = len(records) or 1
+        with cursor.copy("COPY keyword_copy (position, " + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
+            for position, record in enumerate(records):
+                copy.write_row((position, record.keyword[:200], record.normalized[:200], record.volume,
+                                (record.volume_text or None) and record.volume_text[:40], record.difficulty,
+                                record.cpc, (record.cpc_currency or None) and record.cpc_currency[:8],
+                                record.intent))
+                if progress and position % 20_000 == 0:
+                    progress(0.8 * position / total)
+        cursor.execute(
+            "INSERT INTO keywords (account_id, site_id, sector_id, status, source, " + ", ".join(_COPY_COLUMNS)
+            + ") SELECT %s, %s, %s, 'active', %s, " + ", ".join(_COPY_COLUMNS)
+            + " FROM keyword_copy ORDER BY position ON CONFLICT (sector_id, normalized) DO NOTHING",
+            (account_id, sector.site_id, sector.id, source))
+        if progress:
+            progress(1.0)
+    finally:
+        cursor.close()
 
 
 def insert_records(sector: Sector, records: Iterable, *, source: str, progress=None, total: int = 0) -> int:
@@ -162,6 +209,9 @@ def insert_records(sector: Sector, records: Iterable, *, source: str, progress=N
     if account_id is None or sector.account_id != account_id:
         raise NotFound("That sector does not exist or you do not have access to it.")
     before = _count(sector.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _copy_records(sector, account_id, list(records), source=source, progress=progress)
+        return _count(sector.id) - before
     statement = _insert_statement()
     batch: list[dict] = []
     done = 0
@@ -316,7 +366,7 @@ def _conditions(sector_id: int, flt: KeywordFilter) -> list:
 
 
 def count_matching(sector_id: int, flt: KeywordFilter) -> int:
-    return db.session.scalar(select(func.count(Keyword.id)).where(*_conditions(sector_id, flt))) or 0
+    return db.session.scalar(select(func.count()).select_from(Keyword).where(*_conditions(sector_id, flt))) or 0
 
 
 def query_keywords(sector_id: int, flt: KeywordFilter) -> tuple[list[Keyword], int]:
@@ -325,11 +375,9 @@ def query_keywords(sector_id: int, flt: KeywordFilter) -> tuple[list[Keyword], i
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
-    column = SORTS[flt.sort]
-    order = column.asc() if flt.direction == "asc" else column.desc()
     query = (select(Keyword, Cluster.name).outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
              .where(*_conditions(sector_id, flt))
-             .order_by(order.nulls_last(), Keyword.id.desc() if flt.direction == "desc" else Keyword.id.asc())
+             .order_by(*_order_by(flt))
              .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
     rows = []
     for keyword, cluster_name in db.session.execute(query):
@@ -340,11 +388,12 @@ def query_keywords(sector_id: int, flt: KeywordFilter) -> tuple[list[Keyword], i
 
 def sector_summary(sector_id: int) -> dict:
     """Counts for the page header: all, unclustered, archived."""
+    # count(*) over (sector_id, status, cluster_id) only: an index-only scan.
     row = db.session.execute(select(
-        func.count(Keyword.id),
-        func.count(Keyword.id).filter(and_(Keyword.cluster_id.is_(None), Keyword.status == "active")),
-        func.count(Keyword.id).filter(Keyword.status == "archived"),
-    ).where(Keyword.sector_id == sector_id)).one()
+        func.count(),
+        func.count().filter(and_(Keyword.cluster_id.is_(None), Keyword.status == "active")),
+        func.count().filter(Keyword.status == "archived"),
+    ).select_from(Keyword).where(Keyword.sector_id == sector_id)).one()
     return {"total": row[0], "unclustered": row[1], "archived": row[2]}
 
 
@@ -484,12 +533,10 @@ def export_csv(sector_id: int, flt: KeywordFilter) -> Iterator[str]:
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(EXPORT_COLUMNS)
-    column = SORTS[flt.sort]
-    order = column.asc() if flt.direction == "asc" else column.desc()
     query = (select(Keyword.keyword, Keyword.volume, Keyword.volume_text, Keyword.difficulty, Keyword.cpc,
                     Keyword.cpc_currency, Keyword.intent, Cluster.name, Keyword.status)
              .outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
-             .where(*_conditions(sector_id, flt)).order_by(order.nulls_last(), Keyword.id))
+             .where(*_conditions(sector_id, flt)).order_by(*_order_by(flt)))
     for row in db.session.execute(query.execution_options(yield_per=2000)):
         writer.writerow(["" if v is None else _safe_cell(v) for v in row])
         if buffer.tell() > 64_000:
