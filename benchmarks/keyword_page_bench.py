@@ -108,7 +108,6 @@ def main() -> None:
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
-    server.close()
 
     def p(values, q):
         return statistics.quantiles(values, n=100)[q - 1]

@@ -95,7 +95,8 @@ class Keyword(SiteOwned, db.Model):
         CheckConstraint("volume IS NULL OR volume >= 0", name="volume_not_negative"),
         # The keyword table: counts are index-only scans, and each sort walks an index in its natural
         # order (see app.services.planner.keywords.SORTS) so a page of 50 stops after 50 rows.
-        Index("ix_keywords_sector_status_cluster", "sector_id", "status", "cluster_id"),
+        Index("ix_keywords_sector_filters", "sector_id", "status", "cluster_id",
+              postgresql_include=["intent", "volume", "difficulty"]),
         Index("ix_keywords_cluster", "cluster_id"),
         Index("ix_keywords_sector_volume", "sector_id", text("volume DESC NULLS LAST"), text("id DESC")),
         Index("ix_keywords_sector_difficulty", "sector_id", "difficulty", "id"),

@@ -198,7 +198,9 @@ def upgrade():
     sa.UniqueConstraint('sector_id', 'normalized', name='uq_keywords_sector_normalized')
     )
     op.create_index(op.f('ix_keywords_account_id'), 'keywords', ['account_id'], unique=False)
-    op.create_index('ix_keywords_sector_status_cluster', 'keywords', ['sector_id', 'status', 'cluster_id'], unique=False)
+    # Counts of the keyword table with any filter but text search are index-only scans of this one.
+    op.create_index('ix_keywords_sector_filters', 'keywords', ['sector_id', 'status', 'cluster_id'], unique=False,
+                    postgresql_include=['intent', 'volume', 'difficulty'])
     op.create_index('ix_keywords_cluster', 'keywords', ['cluster_id'], unique=False)
     # SQLite (the embedded run) has no NULLS LAST in index definitions; it sorts NULLs first anyway.
     nulls_last = ' NULLS LAST' if op.get_bind().dialect.name == 'postgresql' else ''
@@ -282,7 +284,7 @@ def downgrade():
     op.drop_index('ix_keywords_sector_difficulty', table_name='keywords')
     op.drop_index('ix_keywords_sector_cpc', table_name='keywords')
     op.drop_index('ix_keywords_sector_created', table_name='keywords')
-    op.drop_index('ix_keywords_sector_status_cluster', table_name='keywords')
+    op.drop_index('ix_keywords_sector_filters', table_name='keywords')
     op.drop_index('ix_keywords_cluster', table_name='keywords')
     op.drop_index(op.f('ix_keywords_account_id'), table_name='keywords')
     op.drop_table('keywords')

@@ -23,8 +23,8 @@ def _no_sector():
     return render_template("planner/no_sector.html", stage="Keywords")
 
 
-def _table_context(sector, flt: KeywordFilter) -> dict:
-    rows, total = keywords.query_keywords(sector.id, flt)
+def _table_context(sector, flt: KeywordFilter, summary: dict | None = None) -> dict:
+    rows, total = keywords.query_keywords(sector.id, flt, summary=summary)
     return {"rows": rows, "total": total, "flt": flt, "intents": INTENTS,
             "pages": max(1, -(-total // flt.per_page)), "per_page_choices": keywords.PER_PAGE_CHOICES,
             "natural": {name: natural for name, (_, natural) in keywords.SORTS.items()}}
@@ -37,10 +37,11 @@ def keywords_page():
     if sector is None:
         return _no_sector()
     flt = KeywordFilter.from_args(request.args)
-    context = _table_context(sector, flt)
     if is_htmx() and request.headers.get("HX-Target") == "keyword-table":
-        return render_template("planner/_keyword_table.html", **context)
-    return render_template("planner/keywords.html", sector=sector, summary=keywords.sector_summary(sector.id),
+        return render_template("planner/_keyword_table.html", **_table_context(sector, flt))
+    summary = keywords.sector_summary(sector.id)
+    context = _table_context(sector, flt, summary)
+    return render_template("planner/keywords.html", sector=sector, summary=summary,
                            clusters=keywords.clusters_for_filter(sector.id),
                            move_sectors=keywords.sectors_for_move(sector),
                            recent_imports=imports.recent_imports(sector.id), **context)

@@ -369,9 +369,12 @@ def count_matching(sector_id: int, flt: KeywordFilter) -> int:
     return db.session.scalar(select(func.count()).select_from(Keyword).where(*_conditions(sector_id, flt))) or 0
 
 
-def query_keywords(sector_id: int, flt: KeywordFilter) -> tuple[list[Keyword], int]:
+def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None = None) -> tuple[list[Keyword], int]:
     """One page of the filtered, sorted table and the number of matching rows."""
-    total = count_matching(sector_id, flt)
+    if summary is not None and not flt.is_filtered:
+        total = summary["active"]  # the unfiltered table: already counted for the page header
+    else:
+        total = count_matching(sector_id, flt)
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
@@ -387,14 +390,12 @@ def query_keywords(sector_id: int, flt: KeywordFilter) -> tuple[list[Keyword], i
 
 
 def sector_summary(sector_id: int) -> dict:
-    """Counts for the page header: all, unclustered, archived."""
-    # count(*) over (sector_id, status, cluster_id) only: an index-only scan.
-    row = db.session.execute(select(
-        func.count(),
-        func.count().filter(and_(Keyword.cluster_id.is_(None), Keyword.status == "active")),
-        func.count().filter(Keyword.status == "archived"),
-    ).select_from(Keyword).where(Keyword.sector_id == sector_id)).one()
-    return {"total": row[0], "unclustered": row[1], "archived": row[2]}
+    """Counts for the page header: all, unclustered, archived (each an index-only count)."""
+    base = select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)
+    total = db.session.scalar(base) or 0
+    unclustered = db.session.scalar(base.where(Keyword.status == "active", Keyword.cluster_id.is_(None))) or 0
+    archived = db.session.scalar(base.where(Keyword.status == "archived")) or 0
+    return {"total": total, "unclustered": unclustered, "archived": archived, "active": total - archived}
 
 
 def selected_ids(sector_id: int, *, ids: list[int], all_matching: bool, flt: KeywordFilter) -> list[int]:

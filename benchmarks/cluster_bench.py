@@ -1,0 +1,122 @@
+"""Benchmark offline keyword clustering (embed + cluster) at 1k, 10k and 50k keywords.
+
+    .venv/bin/python benchmarks/cluster_bench.py [--sizes 1000 10000 50000] [--tightness 0.5]
+
+Keywords come from benchmarks/data/keywords_20k.csv; sizes above 20k are topped up with
+deterministic synthetic variants (other modifiers and word orders of those keywords, plus the
+seed keywords in app/data/reference.json with modifiers). Each size runs in a fresh process so
+the peak RSS reported is that size's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data" / "keywords_20k.csv"
+REFERENCE = ROOT / "app" / "data" / "reference.json"
+PREFIXES = ["best", "cheap", "how to choose", "what is", "is", "top rated", "buy", "diy", "affordable", "compare"]
+SUFFIXES = ["near me", "for beginners", "guide", "reviews", "under 50", "uk", "2027", "for kids", "on a budget",
+            "at home", "online", "price", "vs", "ideas", "for apartments", "tips", "worth it", "checklist"]
+
+
+def load_keywords(size: int) -> list[str]:
+    """The first `size` keywords of the sample, topped up with synthetic variants when needed."""
+    with DATA.open(newline="") as handle:
+        base = [row["Keyword"] for row in csv.DictReader(handle)]
+    seeds = [k[0] for i in json.loads(REFERENCE.read_text())["industries"] for s in i["sectors"] for k in s["keywords"]]
+    keywords, seen = [], set()
+
+    def add(keyword: str) -> None:
+        if keyword not in seen:
+            seen.add(keyword)
+            keywords.append(keyword)
+
+    for keyword in base:
+        add(keyword)
+    rng = random.Random(0)
+    while len(keywords) < size:
+        source = rng.choice(base if rng.random() < 0.7 else seeds)
+        words = source.split()
+        if rng.random() < 0.3 and len(words) > 2:
+            i = rng.randrange(len(words) - 1)
+            words[i], words[i + 1] = words[i + 1], words[i]
+        add(" ".join([rng.choice(PREFIXES), *words, rng.choice(SUFFIXES)][rng.randrange(2):]))
+    return keywords[:size]
+
+
+def run_one(size: int, tightness: float) -> dict:
+    """Time one size in this process and return the figures."""
+    sys.path.insert(0, str(ROOT))
+    from app.services.planner import semantic
+
+    keywords = load_keywords(size)
+    started = time.perf_counter()
+    semantic._load_model()
+    load_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    vectors = semantic.embed(keywords)
+    embed_s = time.perf_counter() - started
+    started = time.perf_counter()
+    labels = semantic.cluster(vectors, tightness=tightness)
+    cluster_s = time.perf_counter() - started
+    counts = Counter(labels)
+    return {
+        "n": size,
+        "load_s": load_s,
+        "embed_s": embed_s,
+        "cluster_s": cluster_s,
+        "total_s": embed_s + cluster_s,
+        "clusters": len(counts),
+        "largest": max(counts.values()),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark offline keyword clustering.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 50_000])
+    parser.add_argument("--tightness", type=float, default=0.5)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        print(json.dumps(run_one(args.one, args.tightness)))
+        return
+
+    results = []
+    print(f"{'n':>7} {'load s':>7} {'embed s':>8} {'cluster s':>10} {'total s':>8} {'clusters':>9} "
+          f"{'largest':>8} {'peak RSS MB':>12}")
+    for size in args.sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(size), "--tightness", str(args.tightness)],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]
+        r = json.loads(out)
+        results.append(r)
+        print(f"{r['n']:>7} {r['load_s']:>7.2f} {r['embed_s']:>8.2f} {r['cluster_s']:>10.2f} {r['total_s']:>8.2f} "
+              f"{r['clusters']:>9} {r['largest']:>8} {r['peak_rss_mb']:>12.0f}", flush=True)
+
+    if len(results) >= 2:
+        small, large = results[-2], results[-1]
+        ratio = large["n"] / small["n"]
+        exponent = math.log(large["total_s"] / small["total_s"]) / math.log(ratio)
+        print(f"Growth: {ratio:.0f}x more keywords ({small['n']} -> {large['n']}) took "
+              f"{large['total_s'] / small['total_s']:.1f}x the time (~n^{exponent:.2f}) and "
+              f"{large['peak_rss_mb'] / small['peak_rss_mb']:.1f}x the peak memory. Exact work is bounded "
+              "per partition, so time is ~linear in n (n x partition size) and memory O(n*d + partition^2).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Offline semantic keyword clustering: quality on the labelled sample, tightness, limits, no network."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from app.services.planner import semantic
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELLED = ROOT / "tests" / "fixtures" / "keywords_labeled_2k.csv"
+# Measured at the default tightness: ARI 0.793, purity 0.915 (exact and partitioned paths alike).
+ARI_FLOOR = 0.75
+PURITY_FLOOR = 0.88
+
+
+def purity(labels: list[int], truth: list[str]) -> float:
+    by_cluster: dict[int, Counter] = defaultdict(Counter)
+    for label, topic in zip(labels, truth):
+        by_cluster[label][topic] += 1
+    return sum(c.most_common(1)[0][1] for c in by_cluster.values()) / len(labels)
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[list[str], list[str], np.ndarray]:
+    with LABELLED.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    texts = [row["Keyword"] for row in rows]
+    return texts, [row["topic"] for row in rows], semantic.embed(texts)
+
+
+def test_embed_returns_normalised_float32_rows(sample):
+    texts, _, vectors = sample
+    assert vectors.dtype == np.float32
+    assert vectors.shape[0] == len(texts)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_labelled_sample_clusters_by_topic_above_quality_floor(sample):
+    _, truth, vectors = sample
+    labels = semantic.cluster(vectors)
+    assert adjusted_rand_score(truth, labels) >= ARI_FLOOR
+    assert purity(labels, truth) >= PURITY_FLOOR
+
+
+def test_partitioned_path_keeps_quality_when_input_exceeds_partition_size(sample, monkeypatch):
+    _, truth, vectors = sample
+    monkeypatch.setattr(semantic, "PARTITION_SIZE", 300)  # 2,000 rows -> k-means partitions + merge
+    labels = semantic.cluster(vectors)
+    assert adjusted_rand_score(truth, labels) >= ARI_FLOOR
+    assert purity(labels, truth) >= PURITY_FLOOR
+
+
+def test_synonyms_and_variants_share_a_cluster_but_unrelated_topics_do_not():
+    keywords = ["french press", "cafetiere", "best cafetiere", "french press coffee maker", "cafetiere for two",
+                "coffee grinder", "coffee mill", "burr coffee grinder", "manual coffee mill",
+                "dog bed", "orthopedic dog bed", "calming dog bed", "lawn mower", "cordless lawn mower"]
+    label = dict(zip(keywords, semantic.cluster_keywords(keywords)))
+    assert label["french press"] == label["cafetiere"] == label["best cafetiere"]
+    assert label["coffee grinder"] == label["coffee mill"]
+    assert label["dog bed"] not in {label["french press"], label["coffee grinder"]}
+    assert label["lawn mower"] != label["dog bed"]
+
+
+def test_no_cluster_exceeds_max_cluster_size_even_when_loose(sample):
+    _, _, vectors = sample
+    assert max(Counter(semantic.cluster(vectors, tightness=0.0)).values()) <= 200
+    assert max(Counter(semantic.cluster(vectors, max_cluster_size=40)).values()) <= 40
+
+
+def test_labels_are_contiguous_one_per_row_including_empty_text():
+    labels = semantic.cluster_keywords(["yoga mat", "", "thick yoga mat", "!!!", "dog bed"])
+    assert len(labels) == 5
+    assert sorted(set(labels)) == list(range(len(set(labels))))
+    assert labels[1] == labels[3] != labels[0]
+
+
+def test_higher_tightness_gives_more_clusters(sample):
+    _, _, vectors = sample
+    counts = [len(set(semantic.cluster(vectors, tightness=t))) for t in (0.2, 0.5, 0.8, 1.0)]
+    assert counts == sorted(counts) and len(set(counts)) == 4
+
+
+def test_assign_to_existing_picks_the_close_cluster_and_refuses_far_keywords(sample):
+    texts, _, vectors = sample
+    labels = semantic.cluster(vectors)
+    centres = semantic.centroids(vectors, labels)
+    assert centres.shape == (max(labels) + 1, vectors.shape[1])
+    new = semantic.embed(["french press coffee maker deals", "mortgage calculator", "python tutorial"])
+    assigned = semantic.assign_to_existing(new, centres, tightness=semantic.DEFAULT_TIGHTNESS)
+    assert assigned[0] == labels[texts.index("best french press")]
+    assert assigned[1:] == [None, None]
+
+
+def test_clustering_is_deterministic_across_runs(sample, monkeypatch):
+    texts, _, vectors = sample
+    np.testing.assert_array_equal(semantic.embed(texts[:300]), vectors[:300])
+    monkeypatch.setattr(semantic, "PARTITION_SIZE", 300)
+    assert semantic.cluster(vectors) == semantic.cluster(vectors.copy())
+
+
+def test_cluster_keywords_reports_progress_up_to_done():
+    seen: list[float] = []
+    semantic.cluster_keywords(["yoga mat", "dog bed"], progress=lambda fraction, message: seen.append(fraction))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_embed_loads_and_runs_with_network_disabled():
+    script = textwrap.dedent("""
+        import socket
+        attempts = []
+
+        class NoNetwork(socket.socket):
+            def __init__(self, family=socket.AF_INET, *args, **kwargs):
+                if family in (socket.AF_INET, socket.AF_INET6):
+                    attempts.append(family)
+                    raise OSError("network disabled in this test")
+                super().__init__(family, *args, **kwargs)
+
+        def no_dns(*args, **kwargs):
+            attempts.append(args)
+            raise OSError("network disabled in this test")
+
+        socket.socket = NoNetwork
+        socket.getaddrinfo = no_dns
+        from app.services.planner import semantic
+        vectors = semantic.embed(["french press", "cafetiere"])
+        assert abs(float(vectors[0] @ vectors[1]) - 1.0) < 1e-5
+        print("ok" if not attempts else f"network attempted: {attempts}")
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_missing_model_raises_error_naming_the_build_script(monkeypatch, tmp_path):
+    monkeypatch.setattr(semantic, "MODEL_DIR", tmp_path)
+    monkeypatch.setattr(semantic, "_model", None)
+    with pytest.raises(RuntimeError, match="build_embedding_model.py"):
+        semantic.embed(["french press"])
