@@ -64,7 +64,8 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     expect(page.locator("#credits-badge")).to_have_text(f"{before - cost} credits")
 
     # Open the biggest cluster.
-    page.get_by_role("link", name=re.compile(r"^Keywords")).first.click()  # sort by keyword count
+    page.locator("table.clusters-table thead").get_by_role("link", name=re.compile("Keywords")).click()
+    expect(page).to_have_url(re.compile(r"sort=keywords"))
     first = page.locator("table.clusters-table tbody tr").first
     name = first.locator(".cluster-name strong").inner_text()
     first.locator(".cluster-name a").click()
@@ -72,7 +73,7 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     expect(page.locator("main table").first).to_be_visible()
 
     # Generate ideas for two clusters with the offline demo model.
-    page.get_by_role("link", name="Clusters", exact=True).click()
+    page.get_by_role("navigation", name="Planner").get_by_role("link", name="Clusters").click()
     rows = page.locator("table.clusters-table tbody tr")
     rows.nth(0).locator("input[name=cluster_ids]").check()
     rows.nth(1).locator("input[name=cluster_ids]").check()
@@ -83,7 +84,9 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     page.get_by_test_id("confirm-generate").click()
     expect(page.get_by_role("progressbar")).to_be_visible()
     page.get_by_test_id("see-ideas").click(timeout=90_000)
-    expect(page.locator("#credits-badge")).to_have_text(f"{before - cost} credits")
+    # Charged what the run used: something, and never more than the estimate.
+    after = credits_in_header(page)
+    assert before - cost <= after < before
     ideas = page.locator("#ideas-list tbody tr")
     expect(ideas.first).to_contain_text("Demo")
     count = ideas.count()
@@ -94,4 +97,4 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     page.get_by_test_id("create-tasks").click()
     expect(page).to_have_url(re.compile(r"/planner/tasks"))
     expect(page.locator("main tbody tr")).to_have_count(count)
-    expect(page.locator("#credits-badge")).to_have_text(f"{before - cost} credits")
+    expect(page.locator("#credits-badge")).to_have_text(f"{after} credits")  # tasks are free
