@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from app import tenancy
 from app.extensions import db
-from app.models import Job, Keyword, KeywordImport, Sector, SeedKeyword
+from app.models import Keyword, KeywordImport, Sector, SeedKeyword
 from tests.integration.ai_support import run_worker
-from tests.integration.helpers import add_member, add_site, signed_in, two_accounts
+from tests.integration.helpers import add_member, signed_in, two_accounts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import undefer
 
 from app import tenancy
-from app.errors import DomainError, NotFound, ValidationError
+from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import AIModel, Cluster, CreditReservation, Job, Keyword, OperationPrice
 from app.models.planner import INTENTS
@@ -31,7 +31,7 @@ from app.services import credits
 from app.services.ai import catalogue
 from app.services.ai import framework
 from app.services.ai.cluster_naming import ClusterNaming, _guess_intent
-from app.services.ai.providers import TextResult, provider_for, rough_tokens
+from app.services.ai.providers import TextResult, provider_for
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.planner import llm_grouping  # noqa: F401  (registers the LLM mode's AI function)
 from app.services.planner.keywords import get_sector

@@ -925,7 +925,7 @@ def inspect(data: bytes | str, *, filename: str = "", header: bool | None = None
     try:
         encoding = "utf-8" if source == "text" else _detect_encoding(raw)
         text, complete = _decode_head(raw, encoding)
-    except ImportFileError as error:
+    except ImportFileError:
         extension = filename.rpartition(".")[2].lower() if "." in filename else ""
         if extension in _SPREADSHEETS:
             raise ImportFileError(f"This is a spreadsheet (.{extension}), not CSV or text. "
