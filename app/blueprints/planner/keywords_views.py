@@ -11,8 +11,9 @@ from app.errors import Conflict, DomainError, NotFound, ValidationError
 from app.htmx import hx_redirect, is_htmx
 from app.models.planner import INTENTS
 from app.permissions import requires
-from app.services.planner import imports, keywords, parsing
-from app.services.planner.keywords import KeywordFilter, LibraryFilter
+from app.services.planner import imports, keywords, library, parsing
+from app.services.planner.keywords import KeywordFilter
+from app.services.planner.library import LibraryFilter
 
 
 def _sector():
@@ -73,7 +74,7 @@ def keyword_library():
     if sector is None:
         return _no_sector()
     flt = LibraryFilter.from_args(request.args)
-    rows, note = keywords.library(sector=sector, flt=flt)
+    rows, note = library.library(sector=sector, flt=flt)
     return render_template("planner/keyword_library.html", sector=sector, rows=rows, note=note, flt=flt)
 
 
@@ -84,7 +85,7 @@ def keyword_library_add():
     if sector is None:
         return _no_sector()
     seed_ids = _int_list("seed_ids")
-    result = keywords.add_from_library(sector_id=sector.id, seed_ids=seed_ids)
+    result = library.add_from_library(sector_id=sector.id, seed_ids=seed_ids)
     flash(result.message(), "success" if result.added else "info")
     return redirect(request.form.get("next") or url_for("planner.keyword_library"))
 

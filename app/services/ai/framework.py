@@ -199,7 +199,7 @@ def _call(provider, model: AIModel, request: TextRequest, usage: list[TextResult
     return result.text
 
 
-class _Span:
+class Span:
     """Progress for one prompt → call → parse → save pass, within [low, high] percent."""
 
     def __init__(self, progress: Progress, low: float, high: float, label: str = "") -> None:
@@ -226,8 +226,8 @@ def run_function(job: Job, function: AIFunction, progress: Progress) -> dict:
     if function.batch_key:
         return _run_batches(job, function, progress, model, provider, context)
     usage: list[TextResult] = []
-    span = _Span(progress, 25, 85)
-    data = _ask(function, model, provider, context, usage, span)
+    span = Span(progress, 25, 85)
+    data = ask(function, model, provider, context, usage, span)
     span("SAVE", 1, "Saving…")
     result = function.save(data, context, job)
     # Settle last and report no more progress: the settlement locks the job row until the commit.
@@ -237,8 +237,8 @@ def run_function(job: Job, function: AIFunction, progress: Progress) -> dict:
             "model": model.name, "demo": model.provider.kind == "demo", "calls": len(usage)}
 
 
-def _ask(function: AIFunction, model: AIModel, provider, context: dict, usage: list[TextResult],
-         span: _Span) -> dict:
+def ask(function: AIFunction, model: AIModel, provider, context: dict, usage: list[TextResult],
+         span: Span) -> dict:
     """Prompt → call → parse, with one repair retry; the checked data, or DomainError."""
     messages = function.build_prompt(context)
     max_tokens, temperature = getattr(function, "limits", None) or (model.max_output_tokens, function.temperature)
@@ -279,12 +279,12 @@ def _run_batches(job: Job, function: AIFunction, progress: Progress, model: AIMo
         if stopped:
             outcomes += [_failed(i, f"Not attempted because an earlier part failed: {stopped}") for i in indexes]
             continue
-        span = _Span(progress, 25 + 70 * number / total, 25 + 70 * (number + 1) / total,
+        span = Span(progress, 25 + 70 * number / total, 25 + 70 * (number + 1) / total,
                      f"Part {number + 1} of {total}: " if total > 1 else "")
         part = function.chunk_context(context, start, items)
         usage: list[TextResult] = []
         try:
-            data = _ask(function, model, provider, part, usage, span)
+            data = ask(function, model, provider, part, usage, span)
             span("SAVE", 1, "Saving…")
             with db.session.begin_nested():  # a chunk that cannot be saved leaves nothing behind
                 results = function.save_items(data, part, job)

@@ -31,6 +31,7 @@ from app.services import credits
 from app.services.ai import catalogue
 from app.services.ai import framework
 from app.services.ai.cluster_naming import ClusterNaming, _guess_intent
+from app.services.ai.output import clean_text
 from app.services.ai.providers import TextResult, provider_for
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.planner import llm_grouping  # noqa: F401  (registers the LLM mode's AI function)
@@ -211,17 +212,22 @@ def _existing_centroids(sector_id: int, semantic) -> tuple[list[int], np.ndarray
     """Centroids of the sector's clusters; ones made without embeddings get theirs computed now."""
     clusters = list(db.session.scalars(select(Cluster).where(Cluster.sector_id == sector_id)
                                        .options(undefer(Cluster.centroid))))
+    missing = [c.id for c in clusters if not c.centroid]
+    words: dict[int, list[str]] = {}
+    if missing:  # one query for every cluster that still needs a centroid
+        for cluster_id, keyword in db.session.execute(select(Keyword.cluster_id, Keyword.keyword)
+                                                      .where(Keyword.cluster_id.in_(missing))):
+            words.setdefault(cluster_id, []).append(keyword)
     ids, vectors = [], []
     for cluster in clusters:
         if cluster.centroid:
             vector = _unpack(cluster.centroid)
-        else:
-            words = list(db.session.scalars(select(Keyword.keyword).where(Keyword.cluster_id == cluster.id)
-                                            .limit(200)))
-            if not words:
-                continue
-            vector = semantic.centroids(semantic.embed(words), [0] * len(words))[0]
+        elif words.get(cluster.id):
+            members = words[cluster.id][:200]
+            vector = semantic.centroids(semantic.embed(members), [0] * len(members))[0]
             cluster.centroid = _pack(vector)
+        else:
+            continue
         ids.append(cluster.id)
         vectors.append(vector)
     if not ids:
@@ -238,12 +244,12 @@ def _name_groups(groups: list[dict], model: AIModel, span_progress) -> tuple[lis
     chunks = [groups[i:i + NAMING_GROUPS_PER_CALL] for i in range(0, len(groups), NAMING_GROUPS_PER_CALL)]
     for number, chunk in enumerate(chunks):
         payload = {"groups": [g["keywords"][:NAMING_KEYWORDS_PER_GROUP] for g in chunk]}
-        span = framework._Span(span_progress, 60 + 35 * number / len(chunks), 60 + 35 * (number + 1) / len(chunks),
+        span = framework.Span(span_progress, 60 + 35 * number / len(chunks), 60 + 35 * (number + 1) / len(chunks),
                                f"Naming clusters ({number + 1} of {len(chunks)}): ")
         calls_before = len(usage)
         try:
             context = function.prepare(payload)
-            data = framework._ask(function, model, provider, context, usage, span)
+            data = framework.ask(function, model, provider, context, usage, span)
         except DomainError:
             # Like any failed part of an AI run, a chunk that could not be named is not charged.
             del usage[calls_before:]
@@ -251,8 +257,6 @@ def _name_groups(groups: list[dict], model: AIModel, span_progress) -> tuple[lis
             continue
         for answer in data["clusters"]:
             target = chunk[answer["group"] - 1]
-            from app.services.ai.output import clean_text
-
             name, description = clean_text(answer["name"])[:200], clean_text(answer["description"])[:400]
             if name:
                 target["name"] = name
