@@ -75,7 +75,7 @@ def settings_navigation() -> list[dict]:
 
 
 def _switcher_sites():
-    from app.services.sites import list_sites
+    from app.services.accounts.sites import list_sites
 
     return list_sites()
 

@@ -56,8 +56,8 @@ def make_sector(app, email: str = "bench@igny8.example.com") -> dict:
     """An account (owner with password quiet-harbour-77) with one site and one sector."""
     from app import tenancy
     from app.extensions import db
-    from app.services.accounts import signup
-    from app.services.sites import create_site
+    from app.services.accounts.auth import signup
+    from app.services.accounts.sites import create_site
 
     with app.app_context():
         user = signup(account_name="Bench Agency", name="Bench", email=email, password="quiet-harbour-77")

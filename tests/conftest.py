@@ -131,7 +131,7 @@ class Browserless:
 def make_account(app, *, email: str, password: str = "correct-horse-battery", account_name: str = "Acme Agency",
                  name: str = "Olive Owner"):
     """Sign up an account and its owner through the service; returns (account_id, user_id)."""
-    from app.services.accounts import signup
+    from app.services.accounts.auth import signup
 
     with app.app_context():
         user = signup(account_name=account_name, name=name, email=email, password=password)

@@ -20,7 +20,7 @@ def _reap() -> None:
 
 
 def _replenish() -> None:
-    from app.services.subscriptions import replenish_all
+    from app.services.billing.subscriptions import replenish_all
 
     replenish_all()
 

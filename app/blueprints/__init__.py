@@ -21,7 +21,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, main_bp, context_bp, settings_bp, sites_bp, jobs_bp,
                       notifications_bp, operator_bp, billing_bp):
         app.register_blueprint(blueprint)
-    from app.blueprints import thinker_views  # noqa: F401  (adds Thinker routes before mounting)
+    from app.blueprints import thinker  # noqa: F401  (adds Thinker routes before mounting)
     from app.blueprints import planner  # noqa: F401  (adds Planner routes before mounting)
 
     register_module_pages(app)

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from app import tenancy
 from app.extensions import db
 from app.models import IndustrySector, User
-from app.services.accounts import find_user_by_email, signup
+from app.services.accounts.auth import find_user_by_email, signup
 from app.services.operator import create_operator
-from app.services.sites import create_site
+from app.services.accounts.sites import create_site
 
 DEMO_EMAIL = "demo@igny8.example.com"
 DEMO_PASSWORD = "try-igny8-now"

@@ -38,7 +38,7 @@ def enqueue_job(
     db.session.add(job)
     db.session.flush()
     if reserve_credits:
-        from app.services import credits
+        from app.services.billing import credits
 
         try:
             credits.reserve(account_id=account.id, amount=reserve_credits, operation=operation or kind,
@@ -240,7 +240,7 @@ def reap_stale_jobs() -> int:
 
 def _release(job: Job, reason: str) -> None:
     """Undo a job that did not finish: its kind's hook, then every open credit reservation."""
-    from app.services import credits
+    from app.services.billing import credits
 
     with tenancy.account_scope(job.account_id):
         if job.kind in JOB_KINDS:

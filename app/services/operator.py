@@ -10,8 +10,8 @@ from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Account, AuditEvent, OutboxMessage, User
 from app.services import audit
-from app.services.accounts import find_user_by_email, normalize_email
-from app.services.passwords import check_strength, hash_password
+from app.services.accounts.auth import find_user_by_email, normalize_email
+from app.services.accounts.passwords import check_strength, hash_password
 
 
 def search_accounts(*, query: str = "", limit: int = 100) -> list[Account]:

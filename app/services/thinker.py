@@ -197,7 +197,7 @@ def delete_strategy(*, strategy_id: int) -> list[str]:
 def site_defaults(site: Site | int) -> tuple[AuthorProfile | None, ContentStrategy | None]:
     """The site's default author profile and strategy (None where it has none)."""
     if not isinstance(site, Site):
-        from app.services.sites import get_site
+        from app.services.accounts.sites import get_site
 
         site = get_site(site)
     profile = strategy = None
@@ -212,7 +212,7 @@ def site_defaults(site: Site | int) -> tuple[AuthorProfile | None, ContentStrate
 
 def set_site_defaults(*, site_id: int, author_profile_id: int | None, strategy_id: int | None) -> Site:
     """Choose the site's default author profile and strategy (None for none)."""
-    from app.services.sites import get_site
+    from app.services.accounts.sites import get_site
 
     site = get_site(site_id)
     site.default_author_profile_id = get_profile(author_profile_id).id if author_profile_id else None

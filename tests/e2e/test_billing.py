@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app import tenancy
 from app.extensions import db
 from app.models import Order
-from app.services import credits
+from app.services.billing import credits
 from app.services.operator import create_operator
 from tests.conftest import make_account
 from tests.e2e.conftest import ARTIFACTS, DEFAULT_TIMEOUT_MS

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 def test_site_check_progress_runs_on_worker(app, worker, wordpress_site, page: Page):
     email = "olive@acme.example.com"
     account_id, _ = make_account(app, email=email)
-    from app.services.sites import create_site
+    from app.services.accounts.sites import create_site
 
     with app.app_context(), tenancy.account_scope(account_id):
         site_id = create_site(name="Tiny Blog", url=wordpress_site, timezone="UTC", industry_id=None,

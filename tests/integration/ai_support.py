@@ -11,7 +11,7 @@ from app import tenancy
 from app.extensions import db
 from app.models import AIModel, AIProvider, CreditReservation, CreditUsageLog, Job
 from app.queue import get_queue
-from app.services import credits
+from app.services.billing import credits
 from app.services.ai.catalogue import seed_ai_catalogue
 from tests.conftest import make_account
 

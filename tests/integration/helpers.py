@@ -5,8 +5,8 @@ from __future__ import annotations
 from app import tenancy
 from app.extensions import db
 from app.models import SiteAccess, User
-from app.services.passwords import hash_password
-from app.services.sites import create_site
+from app.services.accounts.passwords import hash_password
+from app.services.accounts.sites import create_site
 from tests.conftest import Browserless, login, make_account
 
 PASSWORD = "correct-horse-battery"

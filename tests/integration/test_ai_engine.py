@@ -14,7 +14,7 @@ from werkzeug import Response
 from app import tenancy
 from app.errors import DomainError, ValidationError
 from app.extensions import db
-from app.services import credits
+from app.services.billing import credits
 from app.services.ai.framework import start_function
 from tests.integration.ai_support import (
         chat_answer,

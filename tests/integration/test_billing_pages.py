@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from app import tenancy
 from app.extensions import db
 from app.models import Account, CreditPackage, CreditTransaction, CreditUsageLog, Order, Plan, Subscription
-from app.services import credits
+from app.services.billing import credits
 from app.timeutil import utcnow
 from tests.conftest import make_account
 from tests.integration.helpers import add_member, add_site, signed_in, two_accounts

@@ -12,8 +12,8 @@ from app import tenancy
 from app.errors import InsufficientCredits, ValidationError
 from app.extensions import db
 from app.models import Account, CreditReservation, CreditTransaction, CreditUsageLog, Job, Notification, OutboxMessage
-from app.services import credits
-from app.services.subscriptions import add_months, period_index, replenish_all
+from app.services.billing import credits
+from app.services.billing.subscriptions import add_months, period_index, replenish_all
 from tests.conftest import make_account
 
 
@@ -98,7 +98,7 @@ def _reserve_in_process(account: int, i: int, database_url: str) -> bool:
     from app import tenancy as tn
     from app.errors import InsufficientCredits as Short
     from app.extensions import db as database
-    from app.services import credits as ledger
+    from app.services.billing import credits as ledger
 
     global _PROCESS_APP
     try:

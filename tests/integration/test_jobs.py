@@ -103,7 +103,7 @@ def closed_port() -> int:
 
 
 def make_site(app, account_id: int, *, url: str, name: str = "Blog") -> int:
-    from app.services.sites import create_site
+    from app.services.accounts.sites import create_site
 
     with app.app_context(), tenancy.account_scope(account_id):
         site = create_site(name=name, url=url, timezone="UTC", industry_id=None,

@@ -13,9 +13,9 @@ from app import tenancy
 from app.errors import Conflict
 from app.extensions import db
 from app.models import AuditEvent, CreditPackage, CreditTransaction, Order, Plan
-from app.services import billing_admin, credits
+from app.services.billing import admin as billing_admin, credits
 from app.services.operator import create_operator
-from app.services.orders import buy_package
+from app.services.billing.orders import buy_package
 from tests.conftest import Browserless, login, truncate_all
 from tests.integration.helpers import add_member, signed_in, two_accounts
 

@@ -196,7 +196,7 @@ def test_llm_mode_refuses_big_selections_before_spending(app, ids):
 def test_short_balance_is_refused_with_a_link_to_buy_and_nothing_runs(app, ids):
     add_keywords(app, ids, [(f"keyword {i}", i, None) for i in range(3000)])
     with app.app_context(), tenancy.account_scope(ids["account"]):
-        from app.services import credits
+        from app.services.billing import credits
 
         credits.adjust(account_id=ids["account"], amount=-(ids["start"] - 10), reason="Test: leave 10 credits", actor_user_id=None,
                        key="test-drain")

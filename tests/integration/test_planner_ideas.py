@@ -13,7 +13,7 @@ from app import tenancy
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import AuthorProfile, Cluster, ContentStrategy, Idea, Keyword, Site, Task
-from app.services import credits
+from app.services.billing import credits
 from app.services.ai.providers import DEMO_LABEL
 from app.services.planner import ideas as idea_service
 from app.services.planner import tasks as task_service

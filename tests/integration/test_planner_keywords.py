@@ -89,7 +89,7 @@ def test_library_marks_added_keywords_and_adds_metrics(app, reference):
         seed_ids, seed_words = [s.id for s in seeds], [s.keyword for s in seeds]
         template_id, industry_id = industry_sector.id, industry_sector.industry_id
     with app.app_context(), tenancy.account_scope(account):
-        from app.services.sites import create_site
+        from app.services.accounts.sites import create_site
 
         create_site(name="Lib Site", url="https://lib.example.com", timezone="UTC", industry_id=industry_id,
                     sector_template_ids=[template_id], sector_names=[])

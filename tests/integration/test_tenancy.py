@@ -235,7 +235,7 @@ def test_writes_across_accounts_are_refused(app):
 
 
 def _invitation_of_a(app, accounts) -> int:
-    from app.services.team import invite
+    from app.services.accounts.team import invite
 
     with app.app_context(), tenancy.account_scope(accounts["a"]["account"]):
         owner = db.session.get(User, accounts["a"]["owner"])

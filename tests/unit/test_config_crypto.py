@@ -8,7 +8,7 @@ from flask import Flask
 
 from app import crypto
 from app.config import load_config
-from app.services.passwords import password_problem
+from app.services.accounts.passwords import password_problem
 
 
 def test_production_refuses_to_start_and_names_every_missing_setting(monkeypatch):

@@ -12,8 +12,8 @@ from app.blueprints.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, R
 from app.blueprints.forms import attach_error, invalid
 from app.errors import ValidationError
 from app.extensions import limiter
-from app.services import accounts as account_service
-from app.services import team as team_service
+from app.services.accounts import auth as account_service
+from app.services.accounts import team as team_service
 
 
 def _email_key() -> str:

@@ -14,11 +14,11 @@ from app.blueprints.billing.forms import BuyForm, EstimateForm, PlanForm, Thresh
 from app.blueprints.forms import attach_error, invalid
 from app.errors import ValidationError
 from app.permissions import require
-from app.services import billing_reports as reports
-from app.services import credits as credit_service
-from app.services import orders as order_service
-from app.services.payments import PROVIDERS
-from app.services.sites import list_sites
+from app.services.billing import reports as reports
+from app.services.billing import credits as credit_service
+from app.services.billing import orders as order_service
+from app.services.billing.payments import PROVIDERS
+from app.services.accounts.sites import list_sites
 
 STATUS_PILLS = {"paid": "pill-ok", "pending": "pill-warn", "failed": "pill-err", "cancelled": ""}
 

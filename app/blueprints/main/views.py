@@ -8,7 +8,7 @@ from flask_login import current_user
 from app.blueprints.main import bp
 from app.services.health import health_report
 from app.services.jobs import recent_jobs
-from app.services.sites import list_sites
+from app.services.accounts.sites import list_sites
 
 
 @bp.route("/")

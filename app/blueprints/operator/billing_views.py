@@ -15,8 +15,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.blueprints.forms import attach_error, invalid
 from app.blueprints.operator import bp
 from app.errors import Conflict, ValidationError
-from app.services import billing_admin
-from app.services.payments import PROVIDERS
+from app.services.billing import admin as billing_admin
+from app.services.billing.payments import PROVIDERS
 
 MAX = billing_admin.MAX_CREDITS
 WHOLE = "Enter a whole number such as 2000."

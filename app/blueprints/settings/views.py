@@ -12,10 +12,10 @@ from app.errors import ValidationError
 from app.models.accounts import ROLE_LABELS
 from app.modules import MODULE_DESCRIPTIONS, MODULE_LABELS
 from app.permissions import require, requires
-from app.services import accounts as account_service
+from app.services.accounts import auth as account_service
 from app.services import modules as module_service
-from app.services import team as team_service
-from app.services.sites import list_sites
+from app.services.accounts import team as team_service
+from app.services.accounts.sites import list_sites
 
 
 @bp.route("/profile", methods=["GET", "POST"])

@@ -3,7 +3,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.blueprints.settings.forms import MultiCheckboxField
-from app.services.sites import TIMEZONES
+from app.services.accounts.sites import TIMEZONES
 
 
 class SiteForm(FlaskForm):

@@ -13,7 +13,7 @@ from app.errors import ValidationError
 from app.htmx import is_htmx
 from app.permissions import requires
 from app.services import jobs as job_service
-from app.services import sites as site_service
+from app.services.accounts import sites as site_service
 from app.services import thinker as thinker_service
 from app.services.ai import settings as ai_settings
 

@@ -10,6 +10,6 @@ from app.blueprints.modules import module_blueprint, set_module_home
 
 bp = module_blueprint("thinker")
 
-from app.blueprints.thinker import profile_views, prompt_views, settings_views  # noqa: E402,F401
+from app.blueprints.thinker import profile_views, prompt_views, settings_views, try_views  # noqa: E402,F401
 
 set_module_home("thinker", "thinker.prompts")

@@ -24,7 +24,7 @@ from app import tenancy
 from app.errors import DomainError, NotFound, ValidationError
 from app.extensions import db
 from app.models import AIModel, CreditReservation, Job
-from app.services import credits
+from app.services.billing import credits
 from app.services.ai import catalogue
 from app.services.ai import settings as ai_settings
 from app.services.ai.output import OutputError, parse_json

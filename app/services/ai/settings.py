@@ -212,7 +212,7 @@ def save_account(values: dict) -> dict:
 
 def save_site(site_id: int, values: dict) -> dict:
     """Set or clear one site's AI settings; returns what the site level now sets."""
-    from app.services.sites import get_site
+    from app.services.accounts.sites import get_site
 
     site = get_site(site_id)
     merged = _merge(site.ai_settings, values)

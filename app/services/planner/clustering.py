@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import AIModel, Cluster, CreditReservation, Job, Keyword, OperationPrice
 from app.models.planner import INTENTS
 from app.queue import redis_connection
-from app.services import credits
+from app.services.billing import credits
 from app.services.ai import catalogue
 from app.services.ai import framework
 from app.services.ai.cluster_naming import ClusterNaming, _guess_intent

@@ -125,7 +125,7 @@ def _track_low_balance(account_id: int, new_balance: int) -> None:
         update(ACCOUNTS).where(ACCOUNTS.c.id == account_id, ACCOUNTS.c.low_balance_notified.is_(False))
         .values(low_balance_notified=True)).rowcount
     if crossed:
-        from app.services.billing_notices import low_balance_notice
+        from app.services.billing.notices import low_balance_notice
 
         low_balance_notice(account_id=account_id, balance=new_balance, threshold=threshold)
 

@@ -16,7 +16,8 @@ from app import tenancy
 from app.errors import Conflict, DomainError, InsufficientCredits, NotFound, ValidationError
 from app.extensions import db
 from app.models import Account, CreditPackage, CreditTransaction, Order, Plan, User
-from app.services import audit, credits, orders
+from app.services import audit
+from app.services.billing import credits, orders
 
 MAX_CREDITS = 10_000_000
 MAX_PRICE = Decimal("99999999.99")  # Numeric(10, 2)

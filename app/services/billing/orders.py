@@ -9,8 +9,9 @@ from app import tenancy
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.models import CreditPackage, Order
-from app.services import audit, credits
-from app.services.payments import provider_for
+from app.services import audit
+from app.services.billing import credits
+from app.services.billing.payments import provider_for
 from app.timeutil import utcnow
 
 ORDERS = Order.__table__

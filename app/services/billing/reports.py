@@ -12,7 +12,8 @@ from app.billing_ops import OPERATIONS
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, CreditTransaction, CreditUsageLog, OperationPrice, Site
-from app.services import audit, credits, subscriptions
+from app.services import audit
+from app.services.billing import credits, subscriptions
 from app.timeutil import utcnow
 
 PER_PAGE = 50

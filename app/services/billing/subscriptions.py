@@ -11,7 +11,8 @@ from app import tenancy
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import Plan, Subscription
-from app.services import audit, credits
+from app.services import audit
+from app.services.billing import credits
 from app.timeutil import as_utc, utcnow
 
 

@@ -10,11 +10,12 @@ from app import tenancy
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Account, PasswordResetToken, Plan, User
-from app.services import audit, credits
-from app.services.subscriptions import start_subscription
+from app.services import audit
+from app.services.billing import credits
+from app.services.billing.subscriptions import start_subscription
 from app.services.mail import absolute_url, send_mail
-from app.services.passwords import check_strength, hash_password, verify_password
-from app.services.tokens import hash_token, new_token
+from app.services.accounts.passwords import check_strength, hash_password, verify_password
+from app.services.accounts.tokens import hash_token, new_token
 from app.timeutil import as_utc, utcnow
 
 

@@ -8,14 +8,13 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.blueprints.modules import module_blueprint
 from app.errors import DomainError, NotFound
 from app.permissions import requires
 from app.services import jobs as job_service
 from app.services.ai import framework
 from app.services.ai.cluster_naming import parse_groups
+from app.blueprints.thinker import bp
 
-bp = module_blueprint("thinker")
 FUNCTION = "cluster_naming"
 
 

@@ -12,10 +12,10 @@ from app.extensions import db
 from app.models import Account, Invitation, Site, SiteAccess, User
 from app.models.accounts import ROLE_LABELS, ROLES
 from app.services import audit
-from app.services.accounts import find_user_by_email, normalize_email
+from app.services.accounts.auth import find_user_by_email, normalize_email
 from app.services.mail import absolute_url, send_mail
-from app.services.passwords import check_strength, hash_password
-from app.services.tokens import hash_token, new_token
+from app.services.accounts.passwords import check_strength, hash_password
+from app.services.accounts.tokens import hash_token, new_token
 from app.timeutil import as_utc, utcnow
 
 SITE_SCOPED_ROLES = ("editor", "viewer")

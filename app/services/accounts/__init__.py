@@ -1,0 +1,1 @@
+"""Accounts, sign-in, team, passwords, tokens and sites."""

@@ -1,0 +1,1 @@
+"""Credits, orders, payments, subscriptions, reports and notices."""
