@@ -12,13 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 os.environ.setdefault("IGNY8_ENV", "testing")
-# Each pytest run gets its own database (and, by default, its own Redis database number), so
-# runs side by side on one machine do not truncate each other's tables. Subprocesses (live
-# server, workers) inherit these variables.
+# Each pytest run gets its own database and its own Redis server, so runs side by side on one
+# machine never truncate or flush each other's data, and nothing else using the machine's Redis
+# is touched. Subprocesses (live server, workers) inherit these variables.
 TEST_DATABASE_URL = os.environ.setdefault(
     "TEST_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/igny8_test_{os.getpid()}"
 )
-os.environ.setdefault("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
+if "TEST_REDIS_URL" not in os.environ:
+    from tests.private_redis import start_private_redis
+
+    os.environ["TEST_REDIS_URL"] = start_private_redis()
 
 from app import create_app  # noqa: E402
 from app import tenancy  # noqa: E402
