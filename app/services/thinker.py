@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import AuthorProfile, ContentStrategy, Site
-from app.services.ai.prompts import POINTS_OF_VIEW, READING_LEVELS
+from app.services.ai.voice import POINTS_OF_VIEW, READING_LEVELS
 
 TARGET_WORDS_RANGE = (300, 10_000)
 MAX_BANNED_PHRASES = 100

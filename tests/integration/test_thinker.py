@@ -13,7 +13,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import AIModel, AuthorProfile, Cluster, ContentStrategy, Keyword, PromptOverride, Site
 from app.services import thinker
-from app.services.ai import prompts, settings
+from app.services.ai import prompt_preview, prompts, settings
 from app.services.ai.framework import start_function
 from app.services.operator import create_operator
 from tests.conftest import Browserless, login, make_account
@@ -189,7 +189,7 @@ def test_preview_uses_the_accounts_real_cluster_keywords_and_profile(app, ids):
 
 
 def test_preview_without_data_labels_every_value_as_a_sample(app, ids):
-    text = in_account(app, ids["account"], lambda: prompts.preview("content_generation"))
+    text = in_account(app, ids["account"], lambda: prompt_preview.preview("content_generation"))
     assert "[sample: The Best Espresso Machines for Beginners]" in text
     assert "Acme Coffee" in text  # the site's real name
     assert "No author profile" not in text and "[sample: Author profile" in text

@@ -11,6 +11,7 @@ from app.blueprints.thinker.forms import PromptForm
 from app.errors import ValidationError
 from app.htmx import is_htmx
 from app.permissions import can, require, requires
+from app.services.ai import prompt_preview as prompt_preview_service
 from app.services.ai import prompts as prompt_service
 
 
@@ -72,7 +73,7 @@ def prompt_preview(function: str):
         body = form.body.data or ""
     error, text, status = None, None, 200
     try:
-        text = prompt_service.preview(function, body, **_active_ids())
+        text = prompt_preview_service.preview(function, body, **_active_ids())
     except ValidationError as exc:
         error, status = exc.message, 422
     if is_htmx():

@@ -7,6 +7,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Cluster, Idea, Keyword, Sector, Site, Task
 from app.models.planner import INTENTS
+from app.services import thinker
+from app.services.ai import settings
+from app.services.ai.prompts import render_body, get_function, get_template, validate
+from app.services.ai.voice import profile_text, strategy_text
 
 MAX_KEYWORDS = 20
 
@@ -64,10 +68,6 @@ def _writing_values(sector: Sector) -> dict:
 
 def preview_values(*, site_id: int | None = None, sector_id: int | None = None) -> dict:
     """Values for the variables that the account's data can fill; the caller labels samples for the rest."""
-    from app.services import thinker
-    from app.services.ai import settings
-    from app.services.ai.prompts import profile_text, strategy_text
-
     # Without a default author profile, runs write in English, so that is the real value.
     values: dict = {"intents": ", ".join(INTENTS), "language": "English"}
     site = _site(site_id)
@@ -90,3 +90,15 @@ def preview_values(*, site_id: int | None = None, sector_id: int | None = None) 
             writing.pop("keywords", None)  # the cluster's keywords describe the topic best
         values.update(writing)
     return values
+
+
+def preview(function: str, body: str | None = None, *, site_id: int | None = None,
+            sector_id: int | None = None) -> str:
+    """The system message as it would be sent, filled with the account's real data where there is some
+    (the given or first site and sector) and with labelled samples elsewhere."""
+    spec = get_function(function)
+    body = validate(function, body) if body is not None else get_template(function)[0]
+    real = preview_values(site_id=site_id, sector_id=sector_id)
+    values = {v.name: real[v.name] if real.get(v.name) not in (None, "") else f"[sample: {v.sample}]"
+              for v in spec.variables}
+    return render_body(spec, body, values)

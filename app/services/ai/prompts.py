@@ -13,12 +13,13 @@ from sqlalchemy import select
 
 from app.errors import NotFound, ValidationError
 from app.extensions import db
-from app.models import AuthorProfile, ContentStrategy, PromptDefault, PromptOverride
+from app.models import PromptDefault, PromptOverride
 from app.services.ai.prompt_library import FUNCTIONS, PromptFunction, Variable
+from app.services.ai.voice import POINTS_OF_VIEW, READING_LEVELS, profile_text, strategy_text
 
-__all__ = ["FUNCTIONS", "PromptFunction", "Variable", "get_function", "get_template", "preview", "profile_text",
-           "render", "reset_override", "reset_platform_default", "save_override", "save_platform_default",
-           "strategy_text", "validate"]
+__all__ = ["FUNCTIONS", "PromptFunction", "Variable", "get_function", "get_template", "profile_text",
+           "render", "render_body", "reset_override", "reset_platform_default", "save_override", "save_platform_default",
+           "strategy_text", "validate", "POINTS_OF_VIEW", "READING_LEVELS"]
 
 MAX_TEMPLATE_CHARS = 20_000
 SOURCES = ("account", "platform", "built-in")
@@ -27,10 +28,6 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 BRACE_HELP = ("Variables are written like {keywords}; to write a literal brace (for example in a JSON "
               "example), type it twice: {{ or }}.")
 
-POINTS_OF_VIEW = {"first": "first person (“I”, “we”)", "second": "second person (“you”)",
-                  "third": "third person (“they”, “the reader”)"}
-READING_LEVELS = {"easy": "easy — short sentences and everyday words", "general": "general readers",
-                  "advanced": "informed readers", "expert": "specialists; technical terms are fine"}
 
 
 class _Unbalanced(Exception):
@@ -132,7 +129,7 @@ def platform_template(function: str) -> tuple[str, str]:
     return (platform.body, "platform") if platform is not None else (spec.default, "built-in")
 
 
-def _render_body(spec: PromptFunction, body: str, values: dict) -> str:
+def render_body(spec: PromptFunction, body: str, values: dict) -> str:
     try:
         text = _substitute(body, values)
     except _Unbalanced:
@@ -146,7 +143,7 @@ def render(function: str, variables: dict) -> str:
     """The system message: the template in effect with the variables filled in, then the answer contract."""
     spec = get_function(function)
     body, _source = get_template(function)
-    return _render_body(spec, body, variables)
+    return render_body(spec, body, variables)
 
 
 def save_override(function: str, body: str, user=None) -> PromptOverride:
@@ -202,53 +199,3 @@ def reset_platform_default(function: str, user=None) -> bool:
                  function=function)
     db.session.commit()
     return True
-
-
-def preview(function: str, body: str | None = None, *, site_id: int | None = None,
-            sector_id: int | None = None) -> str:
-    """The system message as it would be sent, filled with the account's real data where there is some
-    (the given or first site and sector) and with labelled samples elsewhere."""
-    from app.services.ai.prompt_preview import preview_values
-
-    spec = get_function(function)
-    body = validate(function, body) if body is not None else get_template(function)[0]
-    real = preview_values(site_id=site_id, sector_id=sector_id)
-    values = {v.name: real[v.name] if real.get(v.name) not in (None, "") else f"[sample: {v.sample}]"
-              for v in spec.variables}
-    return _render_body(spec, body, values)
-
-
-def profile_text(profile: AuthorProfile | None) -> str:
-    """How an author profile is written into a prompt."""
-    if profile is None:
-        return "No author profile: write in a clear, friendly and neutral voice."
-    lines = [f"Author profile “{profile.name}”:"]
-    if profile.tone:
-        lines.append(f"- Tone: {profile.tone}")
-    if profile.audience:
-        lines.append(f"- Audience: {profile.audience}")
-    lines.append(f"- Point of view: {POINTS_OF_VIEW.get(profile.point_of_view, profile.point_of_view)}")
-    lines.append(f"- Language: {profile.language or 'English'}")
-    if profile.reading_level:
-        lines.append(f"- Reading level: {READING_LEVELS.get(profile.reading_level, profile.reading_level)}")
-    if profile.banned_phrase_list:
-        lines.append("- Never use these phrases: " + "; ".join(f"“{p}”" for p in profile.banned_phrase_list))
-    if profile.sample_paragraph.strip():
-        lines.append(f"- Match the voice of this sample paragraph:\n\"\"\"\n{profile.sample_paragraph.strip()}\n\"\"\"")
-    return "\n".join(lines)
-
-
-def strategy_text(strategy: ContentStrategy | None) -> str:
-    """How a content strategy is written into a prompt."""
-    if strategy is None:
-        return "No content strategy: write a helpful, accurate article that answers the searcher fully."
-    lines = [f"Content strategy “{strategy.name}”:"]
-    if strategy.goals.strip():
-        lines.append(f"- Goals: {strategy.goals.strip()}")
-    if strategy.guidelines.strip():
-        lines.append(f"- Guidelines:\n{strategy.guidelines.strip()}")
-    lines.append(f"- Length: about {strategy.target_words:,} words")
-    lines.append("- End with an FAQ section of 3–5 questions." if strategy.add_faq else "- Do not add an FAQ section.")
-    if strategy.add_tables:
-        lines.append("- Use a table where it helps compare options or sum up facts.")
-    return "\n".join(lines)
