@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.crypto import EncryptedText
+from app.crypto import EncryptedText, mask
 from app.extensions import db
 from app.models.reference import Industry, IndustrySector
 from app.tenancy import SiteOwned, TenantOwned
@@ -62,6 +62,11 @@ class Site(TenantOwned, db.Model):
     @property
     def wp_connected(self) -> bool:
         return bool(self.wp_url and self.wp_username and self.wp_app_password)
+
+    @property
+    def wp_app_password_masked(self) -> str:
+        """The last characters only: the application password is never shown back in full."""
+        return mask(self.wp_app_password) if self.wp_app_password else ""
 
 
 class Sector(SiteOwned, db.Model):

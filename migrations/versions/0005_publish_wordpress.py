@@ -1,12 +1,12 @@
 """WordPress connection of a site and its last doctor outcome
 
-Revision ID: 0005_publish_wordpress_connection
+Revision ID: 0005_publish_wordpress
 Revises: 0004_thinker_planner
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0005_publish_wordpress_connection'
+revision = '0005_publish_wordpress'
 down_revision = '0004_thinker_planner'
 branch_labels = None
 depends_on = None
