@@ -69,11 +69,6 @@ class _Stop(Exception):
     """The remaining checks cannot run."""
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def _describe_redirect(source: str, target: str) -> str:
     a, b = urlsplit(source), urlsplit(target)
     changes = []
@@ -121,12 +116,15 @@ class Doctor:
         return self.outcome()
 
     def outcome(self) -> dict:
+        """Overall health, a one-line summary and every check."""
         checks = [asdict(check) for check in self.checks.values()]
         failed = [c for c in checks if c["status"] == "failed"]
         warned = [c for c in checks if c["status"] == "warning"]
         if failed:
             health = "failed"
-            summary = f"{len(failed)} check{'s' if len(failed) > 1 else ''} failed. First: {failed[0]['title']} — {failed[0]['cause']}"
+            first = failed[0]
+            summary = (f"{len(failed)} check{'s' if len(failed) > 1 else ''} failed. "
+                       f"First: {first['title']} — {first['cause']}")
         elif warned:
             health = "warning"
             summary = f"Connected, with {len(warned)} warning{'s' if len(warned) > 1 else ''}: {warned[0]['cause']}"
