@@ -12,6 +12,7 @@ from app import tenancy
 from app.extensions import db
 from app.models import Site
 from app.queue import get_queue
+from app.services.publishing.connection import client_for
 from app.services.publishing.doctor import run_doctor
 from tests.conftest import make_account
 from tests.integration.helpers import add_member, add_site, signed_in
@@ -151,6 +152,11 @@ def test_connection_test_against_the_real_wordpress_passes_every_check(app, real
     assert "Connected" in listing and "tested " in listing
     site = _site(app, account_id, site_id)
     assert site.wp_health == "ok" and site.wp_checked_at is not None
+
+    # The publisher's client for the site signs in with the stored credentials at the found REST root.
+    with client_for(site) as client:
+        assert client.rest_root == real_wordpress.url + "/wp-json/"
+        assert client.me()["name"] == real_wordpress.admin.username
 
 
 def _token(web, site_id: int) -> str:

@@ -11,6 +11,7 @@ from app.services import jobs as job_service
 from app.services.accounts.sites import clean_url, get_site
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.publishing.doctor import run_doctor
+from app.services.publishing.wordpress import DEFAULT_TIMEOUT, WordPressClient
 from app.timeutil import utcnow
 
 DOCTOR_KIND = "wordpress.doctor"
@@ -61,6 +62,15 @@ def start_doctor(*, site_id: int, user_id: int | None) -> Job:
         raise ValidationError("Save the WordPress address, user name and application password first.")
     return job_service.enqueue_job(kind=DOCTOR_KIND, payload={"site_id": site.id}, created_by_id=user_id,
                                    site_id=site.id, title=f"WordPress connection test: {site.name}")
+
+
+def client_for(site: Site, *, timeout: float = DEFAULT_TIMEOUT) -> WordPressClient:
+    """A REST client signed in with the site's stored credentials (REST root from the last good test)."""
+    if not site.wp_connected:
+        raise ValidationError("This site is not connected to WordPress yet.")
+    rest_root = (site.wp_check or {}).get("rest_root") if site.wp_health == "ok" else None
+    return WordPressClient(site.wp_url, site.wp_username, site.wp_app_password, timeout=timeout,
+                           rest_root=rest_root)
 
 
 def latest_doctor_job(site_id: int) -> Job | None:
