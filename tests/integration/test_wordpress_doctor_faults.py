@@ -132,6 +132,25 @@ def test_redirect_from_http_to_https_is_reported_with_the_address_to_use(start_s
     assert [c["key"] for c in outcome["checks"] if c["status"] != "passed"] == ["redirects"]
 
 
+def test_a_redirected_rest_api_is_found_and_the_redirect_reported(start_server):
+    server = start_server()
+    url = base_url(server)
+    index = {"name": "Moved", "namespaces": ["wp/v2"], "authentication": {"application-passwords": {}}}
+    server.expect_request("/wp-json/").respond_with_data("", status=301, headers={"Location": "/en/wp-json/"})
+    server.expect_request("/en/wp-json/").respond_with_json(index)
+    server.expect_request("/en/wp-json/wp/v2/users/me").respond_with_json(
+        {"id": 1, "name": "Eddie", "roles": ["editor"], "capabilities": {
+            "publish_posts": True, "publish_pages": True, "upload_files": True, "manage_categories": True}})
+    server.expect_request("/").respond_with_data(HOME_HTML, content_type="text/html")
+    outcome = doctor(url)
+    assert check(outcome, "rest_api")["status"] == "passed"
+    assert outcome["rest_root"] == url + "/en/wp-json/"
+    redirects = check(outcome, "redirects")
+    assert redirects["status"] == "failed" and "/en/wp-json/" in redirects["detail"]
+    assert redirects["fix"].startswith(f"Make {url}/wp-json/ answer without a redirect")
+    assert check(outcome, "capabilities")["status"] == "passed"
+
+
 def test_an_untrusted_certificate_is_a_tls_failure(start_server, tmp_path):
     server_tls, _ = self_signed_context(tmp_path)
     url = serve_wordpress(start_server(host="localhost", ssl_context=server_tls))

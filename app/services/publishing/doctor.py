@@ -146,14 +146,20 @@ class Doctor:
             self._fail_from_error(check, exc)
             raise  # unreachable: _fail_from_error always stops
 
-    def _reachable(self) -> None:
-        check = self.checks["reachable"]
-        url = self.url + "/"
+    def _follow(self, check: Check, url: str) -> httpx2.Response:
+        """GET a URL, following (and recording) redirects the way a browser would."""
         response = self._get(check, url)
-        while response.is_redirect and len(self.redirects) < MAX_REDIRECTS:
+        hops = 0
+        while response.is_redirect and hops < MAX_REDIRECTS:
+            hops += 1
             target = urljoin(str(response.url), response.headers.get("location", ""))
             self.redirects.append(f"{response.url} → {target} (HTTP {response.status_code})")
             response = self._get(check, target)
+        return response
+
+    def _reachable(self) -> None:
+        check = self.checks["reachable"]
+        response = self._follow(check, self.url + "/")
         self.home = response
         self.base = str(response.url).rstrip("/")
         if response.status_code == 401:
@@ -179,13 +185,11 @@ class Doctor:
             (self.base + "/wp-json/", "/wp-json/"), (self.base + "/?rest_route=/", "?rest_route=/")]
         seen = []
         for root, via in candidates:
-            response = self._get(rest, root)
-            if response.is_redirect:
-                target = urljoin(root, response.headers.get("location", ""))
-                self.redirects.append(f"{root} → {target} (HTTP {response.status_code})")
-                continue
+            response = self._follow(rest, root)
             index = rest_index(response)
             if index is not None:
+                # Requests go straight to where the redirects ended; the redirect check reports them.
+                root = str(response.url)
                 self.client.rest_root, self.index = root, index
                 site.passed(f"WordPress site “{index.get('name', '')}”.")
                 rest.passed(f"REST root {root} (found through {via}).")
@@ -215,9 +219,15 @@ class Doctor:
             return
         first_source, first_target = self.redirects[0].split(" → ", 1)
         how = _describe_redirect(first_source, first_target.rsplit(" (HTTP", 1)[0])
-        check.failed(f"The address redirects {how}. Browsers follow that, but a redirected POST arrives as a "
-                     "GET (and loses its sign-in), so posts and images would not be created.",
-                     f"Use {self.base} as the WordPress address in the connection settings.",
+        if self.base != self.url:
+            fix = f"Use {self.base} as the WordPress address in the connection settings."
+        else:
+            fix = (f"Make {first_source} answer without a redirect: look at redirect rules in plugins, the "
+                   "server configuration or the CDN, and at the WordPress and site addresses in Settings → "
+                   "General.")
+        what = "The address" if self.base != self.url else "The REST API address"
+        check.failed(f"{what} redirects {how}. Browsers follow that, but a redirected POST arrives as a GET "
+                     "(and loses its sign-in), so posts and images would not be created.", fix,
                      detail="; ".join(self.redirects))
 
     def _app_passwords(self) -> None:
