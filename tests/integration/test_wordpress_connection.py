@@ -197,3 +197,34 @@ def test_e_mail_works_as_the_user_name(real_wordpress):
     outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.admin.email,
                          app_password=real_wordpress.admin.app_password)
     assert outcome["health"] == "ok", outcome["summary"]
+
+
+def test_connection_test_is_refused_while_the_publisher_module_is_off(app):
+    from app.modules import MODULE_LABELS
+    from app.services.modules import set_modules
+
+    account_id, site_id = _owner_with_site(app)
+    web = signed_in(app, OWNER)
+    _save(web, site_id)
+    with app.app_context(), tenancy.account_scope(account_id):
+        set_modules(enabled=set(MODULE_LABELS) - {"publisher"}, actor_id=_owner_id(account_id))
+
+    response = web.post(f"/sites/{site_id}/wordpress/test", {}, token_from=f"/sites/{site_id}")
+    assert response.status_code == 400
+    assert "The Publisher module is turned off" in response.get_data(as_text=True)
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM jobs")).scalar() == 0
+
+
+def test_connection_test_needs_a_saved_connection(app):
+    _, site_id = _owner_with_site(app)
+    web = signed_in(app, OWNER)
+    response = web.post(f"/sites/{site_id}/wordpress/test", {}, token_from=f"/sites/{site_id}",
+                        follow_redirects=True)
+    assert "Save the WordPress address, user name and application password first." in response.get_data(as_text=True)
+
+
+def _owner_id(account_id: int) -> int:
+    from app.models import User
+
+    return db.session.scalars(sa.select(User.id).where(User.account_id == account_id)).first()
