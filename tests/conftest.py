@@ -26,6 +26,7 @@ if "TEST_REDIS_URL" not in os.environ:
 from app import create_app  # noqa: E402
 from app import tenancy  # noqa: E402
 from app.extensions import db  # noqa: E402
+from tests.wordpress import real_wordpress  # noqa: E402,F401  (the loopback WordPress fixture)
 
 # Reference data is loaded once per run and kept; everything else is emptied before each test.
 KEEP_TABLES = {"alembic_version", "industries", "industry_sectors", "seed_keywords", "plans",

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedText, mask
 from app.extensions import db
 from app.models.reference import Industry, IndustrySector
 from app.tenancy import SiteOwned, TenantOwned
@@ -34,6 +35,14 @@ class Site(TenantOwned, db.Model):
         ForeignKey("content_strategies.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # WordPress connection: the application password is encrypted at rest and never shown in full.
+    wp_url: Mapped[str | None] = mapped_column(String(500))
+    wp_username: Mapped[str | None] = mapped_column(String(200))
+    wp_app_password: Mapped[str | None] = mapped_column(EncryptedText)
+    # The last connection check ("doctor"): overall health, when, and each check's outcome.
+    wp_health: Mapped[str] = mapped_column(String(20), default="unchecked", server_default="unchecked")
+    wp_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    wp_check: Mapped[dict | None] = mapped_column(JSON)
 
     industry: Mapped[Industry | None] = relationship()
     sectors: Mapped[list["Sector"]] = relationship(
@@ -42,12 +51,22 @@ class Site(TenantOwned, db.Model):
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'inactive')", name="status"),
+        CheckConstraint("wp_health IN ('unchecked', 'ok', 'warning', 'failed')", name="wp_health"),
         UniqueConstraint("account_id", "name"),
     )
 
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def wp_connected(self) -> bool:
+        return bool(self.wp_url and self.wp_username and self.wp_app_password)
+
+    @property
+    def wp_app_password_masked(self) -> str:
+        """The last characters only: the application password is never shown back in full."""
+        return mask(self.wp_app_password) if self.wp_app_password else ""
 
 
 class Sector(SiteOwned, db.Model):

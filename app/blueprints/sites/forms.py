@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.blueprints.settings.forms import MultiCheckboxField
@@ -34,3 +34,14 @@ class SiteDefaultsForm(FlaskForm):
 
     author_profile_id = SelectField("Default author profile", coerce=int, choices=[], validate_choice=False)
     strategy_id = SelectField("Default strategy", coerce=int, choices=[], validate_choice=False)
+
+
+class WordPressConnectionForm(FlaskForm):
+    """The site's WordPress address, user name and application password (never shown back)."""
+
+    wp_url = StringField("WordPress address", validators=[Length(max=500)],
+                         render_kw={"placeholder": "https://example.com", "inputmode": "url"})
+    username = StringField("WordPress user name", validators=[Length(max=200)], render_kw={"autocomplete": "off"})
+    app_password = PasswordField("Application password", validators=[Length(max=200)],
+                                 render_kw={"autocomplete": "new-password",
+                                            "placeholder": "xxxx xxxx xxxx xxxx xxxx xxxx"})

@@ -7,7 +7,9 @@ from flask_login import current_user
 
 from app.blueprints.forms import attach_error
 from app.blueprints.sites import bp
-from app.blueprints.sites.forms import DeleteSiteForm, NewSiteForm, SectorForm, SiteDefaultsForm, SiteForm
+from app.blueprints.sites.forms import (
+    DeleteSiteForm, NewSiteForm, SectorForm, SiteDefaultsForm, SiteForm, WordPressConnectionForm,
+)
 from app.blueprints.thinker.forms import AISettingsForm, settings_table
 from app.errors import ValidationError
 from app.htmx import is_htmx
@@ -16,6 +18,7 @@ from app.services import jobs as job_service
 from app.services.accounts import sites as site_service
 from app.services import thinker as thinker_service
 from app.services.ai import settings as ai_settings
+from app.services.publishing import connection as connection_service
 
 
 def _industry_choices():
@@ -69,13 +72,21 @@ def _new_page(form: NewSiteForm, status: int = 200):
 
 @bp.route("/<int:site_id>")
 def detail(site_id: int):
-    """A site with its sectors and the latest site check."""
-    site = site_service.get_site(site_id)
+    """A site with its sectors, its WordPress connection and the latest site check."""
+    return detail_page(site_service.get_site(site_id))
+
+
+def detail_page(site, *, wp_form: WordPressConnectionForm | None = None, status: int = 200):
+    """The site page; wp_form carries a connection form coming back with errors."""
     form = SectorForm(prefix="sector")
     form.template_id.choices = [(0, "— Type a name —")] + [(s.id, s.name) for s in (site.industry.sectors if site.industry else [])]
-    return render_template("sites/detail.html", site=site, sector_form=form,
-                           delete_form=DeleteSiteForm(prefix="del"),
-                           last_check=site_service.latest_check(site.id))
+    if wp_form is None:
+        wp_form = WordPressConnectionForm(prefix="wp", formdata=None,
+                                          data={"wp_url": site.wp_url or site.url, "username": site.wp_username})
+    return make_response(render_template(
+        "sites/detail.html", site=site, sector_form=form, delete_form=DeleteSiteForm(prefix="del"),
+        last_check=site_service.latest_check(site.id), wp_form=wp_form,
+        wp_job=connection_service.latest_doctor_job(site.id)), status)
 
 
 def _edit_page(site, form: SiteForm, *, defaults_form: SiteDefaultsForm | None = None,

@@ -1,0 +1,1 @@
+"""Publishing to WordPress: the REST client, the connection doctor and the site's connection."""
