@@ -210,17 +210,19 @@ def cluster(
     labels = np.full(len(vectors), -1, dtype=np.int64)
     live = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
 
+    if len(live) > PARTITION_SIZE:
+        report(0.0, f"Dividing {len(live):,} keywords into parts of related ones…")
     partitions = _partition(vectors, live, PARTITION_SIZE)
     next_label = 0
     for done, members in enumerate(partitions, start=1):
         sub = _average_linkage(vectors[members], threshold)
         labels[members] = sub + next_label
         next_label += int(sub.max()) + 1
-        report(0.8 * done / len(partitions), f"Clustered partition {done} of {len(partitions)}")
+        report(0.05 + 0.75 * done / len(partitions), f"Grouped part {done} of {len(partitions)}…")
     if len(partitions) > 1:
-        report(0.85, "Merging clusters across partitions")
+        report(0.85, "Joining close groups across parts…")
         labels[live] = _merge_groups(vectors[live], labels[live], threshold)
-    report(0.95, "Splitting oversized clusters")
+    report(0.95, "Splitting very large clusters…")
     labels = _split_oversized(vectors, labels, max_size)
 
     # Texts without any words cannot be placed by meaning; they share their own cluster(s).
