@@ -57,10 +57,12 @@ class FakeSite:
     def __init__(self, routes: dict[str, tuple[int, dict, bytes]], host: str = "127.0.0.1") -> None:
         owner = self
         self.requests: list[str] = []
+        self.headers: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 owner.requests.append(self.path)
+                owner.headers.append(dict(self.headers))
                 status, headers, body = routes.get(self.path, (404, {}, b"not here"))
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": str(len(body))}.items():
@@ -211,6 +213,22 @@ def test_with_private_addresses_allowed_the_local_wordpress_is_checked(app, monk
     assert row["result"]["wordpress"] is True
     assert 'data-testid="job-status">Succeeded<' in card and "the WordPress REST API answers" in card
     assert site.requests == ["/", "/home", "/wp-json/"]
+
+
+def test_credentials_are_not_sent_on_to_another_site_after_a_redirect(app):
+    other = FakeSite({"/landing": (200, {}, b"landed")})
+    first = FakeSite({"/": (302, {"Location": f"{other.url}/landing"}, b"")})
+    try:
+        with app.app_context():
+            response = outbound.get(f"{first.url}/", headers={"Authorization": "Basic c2VjcmV0"})
+    finally:
+        first.close()
+        other.close()
+
+    assert response.status == 200 and response.body == b"landed" and response.url == f"{other.url}/landing"
+    assert response.redirects == [f"{other.url}/landing"]
+    assert first.headers[0]["Authorization"] == "Basic c2VjcmV0"
+    assert "Authorization" not in other.headers[0]
 
 
 # ----------------------------------------------------------------------------- a failed check looks failed
