@@ -82,7 +82,9 @@ def test_when_a_job_ends_its_last_progress_fragment_updates_the_credits_badge(ap
 
     done = web.get(f"/jobs/{job_id}/progress", headers=HTMX)
     assert done.status_code == 286
-    assert json.loads(done.headers["HX-Trigger"])["job-finished"]["status"] == "failed"
+    events = json.loads(done.headers["HX-Trigger"])
+    assert events["job-finished"]["status"] == "failed"
+    assert "notifications-changed" in events  # the bell asks for its count again
     badge = BADGE.search(done.get_data(as_text=True))
     assert badge is not None, "the final fragment carries the badge"
     assert badge.groups() == (' hx-swap-oob="true"', str(ids["start"]))  # refunded, shown without a reload

@@ -42,6 +42,7 @@ def progress(job_id: int):
     response = _card(job)
     if job.is_finished and is_htmx():
         hx_trigger(response, "job-finished", {"id": job.id, "status": job.status})
+        hx_trigger(response, "notifications-changed")  # the bell shows the job's notification at once
         stop_polling(response)
     return response
 
