@@ -15,6 +15,13 @@ def _env_list(name: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in ("1", "true", "yes", "on")
+
+
 def _limiter_uri(redis_url: str) -> str:
     """Flask-Limiter names a unix-socket Redis differently from redis-py."""
     if redis_url.startswith("unix://"):
@@ -38,10 +45,16 @@ class Config:
             getattr(self, "DEFAULT_ENCRYPTION_KEYS", [])
         )
         self.RATELIMIT_STORAGE_URI = _limiter_uri(self.REDIS_URL)
+        # Requests to customer URLs refuse non-public addresses unless allowed here (see
+        # app/services/outbound.py); cloud-metadata addresses are refused regardless.
+        self.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = _env_bool(
+            "OUTBOUND_ALLOW_PRIVATE_ADDRESSES", self.DEFAULT_OUTBOUND_ALLOW_PRIVATE)
+        self.OUTBOUND_ALLOWED_NETWORKS = _env_list("OUTBOUND_ALLOWED_NETWORKS")
 
     DATABASE_ENV = "DATABASE_URL"
     REDIS_ENV = "REDIS_URL"
     DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+    DEFAULT_OUTBOUND_ALLOW_PRIVATE = False
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -87,6 +100,7 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = False
     DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'igny8.db'}"
+    DEFAULT_OUTBOUND_ALLOW_PRIVATE = True  # a laptop's own WordPress on loopback
 
 
 class TestingConfig(Config):
@@ -101,6 +115,7 @@ class TestingConfig(Config):
     DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
     DEFAULT_ENCRYPTION_KEYS = ["kPrZ0d1tdTq4a7mK6V0fSg9yq0p4f0yA2o8aX3zY3yU="]
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing for tests only
+    DEFAULT_OUTBOUND_ALLOW_PRIVATE = True  # fake servers listen on loopback
 
 
 class ProductionConfig(Config):

@@ -25,7 +25,8 @@ class Job(TenantOwned, db.Model):
     phase: Mapped[str] = mapped_column(String(20), default="INIT")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # shown to the account's people
+    error_detail: Mapped[str | None] = mapped_column(Text)  # operators only: exception and traceback
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     result: Mapped[dict | None] = mapped_column(JSON)
     rq_id: Mapped[str | None] = mapped_column(String(100))

@@ -25,6 +25,8 @@ class JobKind:
     module: str | None = None  # a switched-off module refuses its jobs
     queue: str = "default"
     timeout: int = 1800
+    # Words for the phases this kind reports, where the general ones (job_display.PHASE_WORDS) do not fit.
+    phase_labels: dict[str, str] = {}
 
     def run(self, job: Job, progress: Progress) -> dict | None:
         """Do the work inside the bound account; return a small result for the job row."""

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Account, Job
 from app.modules import MODULE_LABELS
 from app.queue import get_queue, redis_connection
+from app.services.job_errors import failure_report
 from app.services.job_kinds import JOB_KINDS, Progress, kind_for
 from app.services.notifications import notify
 from app.timeutil import as_utc, utcnow
@@ -137,14 +138,6 @@ class _Heartbeat(threading.Thread):
                 _write(self.job_id, heartbeat_at=utcnow())
 
 
-def readable_error(exc: BaseException) -> str:
-    """A message a person can act on."""
-    if isinstance(exc, DomainError):
-        return exc.message
-    text = str(exc).strip() or type(exc).__name__
-    return f"Unexpected error ({type(exc).__name__}): {text[:500]}"
-
-
 def execute_job(job_id: int) -> None:
     """The worker wrapper: bind the job's account, run its kind, record the outcome."""
     job = db.session.scalars(select(Job).where(Job.id == job_id).execution_options(all_accounts=True)).first()
@@ -170,8 +163,10 @@ def execute_job(job_id: int) -> None:
             _notify_outcome(job, succeeded=True)
     except Exception as exc:
         db.session.rollback()
-        message = readable_error(exc)
+        message, detail = failure_report(exc, job.id)  # never raw exception text for customers
         if _finish(job.id, status="failed", message="Failed", error=message):
+            if detail:
+                _write(job.id, error_detail=detail)
             _release(job, message)
             _notify_outcome(job, succeeded=False, error=message)
         if not isinstance(exc, DomainError):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import flash, g, make_response, redirect, render_template, url_for
 
 from app.blueprints.jobs import bp
 from app.errors import Conflict
 from app.htmx import hx_trigger, is_htmx, stop_polling
 from app.permissions import requires
 from app.services import jobs as job_service
+from app.services.billing import credits
 
 
 @bp.route("/")
@@ -23,13 +24,25 @@ def detail(job_id: int):
     return render_template("jobs/detail.html", job=job_service.get_job(job_id))
 
 
+def _card(job):
+    """The job card; once the job has ended, the header's credits badge comes along out of band,
+    because settling or refunding changed the balance."""
+    html = render_template("jobs/_job_progress.html", job=job)
+    account = g.get("account")
+    if job.is_finished and is_htmx() and account is not None:
+        html += render_template("shared/_credits_badge.html", oob=True,
+                                account={"credits": credits.balance(account.id)})
+    return make_response(html)
+
+
 @bp.route("/<int:job_id>/progress")
 def progress(job_id: int):
     """The progress fragment; it stops polling and announces the end when the job ends."""
     job = job_service.get_job(job_id)
-    response = make_response(render_template("jobs/_job_progress.html", job=job))
+    response = _card(job)
     if job.is_finished and is_htmx():
         hx_trigger(response, "job-finished", {"id": job.id, "status": job.status})
+        hx_trigger(response, "notifications-changed")  # the bell shows the job's notification at once
         stop_polling(response)
     return response
 
@@ -46,6 +59,6 @@ def cancel(job_id: int):
         flash(exc.message, "error")
         return redirect(url_for("jobs.detail", job_id=job_id))
     if is_htmx():
-        return render_template("jobs/_job_progress.html", job=job)
+        return _card(job)
     flash("Job cancelled.", "success")
     return redirect(url_for("jobs.detail", job_id=job_id))

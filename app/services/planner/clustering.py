@@ -307,7 +307,8 @@ def run_semantic(job: Job, progress: Progress) -> dict:
     groups: list[dict] = []
     if remaining:
         sub = vectors[remaining]
-        labels = semantic.cluster(sub, tightness=tightness)
+        labels = semantic.cluster(sub, tightness=tightness, progress=lambda fraction, message: progress(
+            "PREP", 40 + 18 * fraction, message, force=True))  # a few reports per thousand keywords
         by_label: dict[int, list[int]] = {}
         for position, label in enumerate(labels):
             by_label.setdefault(int(label), []).append(remaining[position])
@@ -373,6 +374,7 @@ class ClusterJob(JobKind):
     title = "Keyword clustering"
     module = "planner"
     timeout = 3600
+    phase_labels = {"PREP": "Grouping keywords", "AI_CALL": "Naming clusters"}
 
     def run(self, job: Job, progress: Progress) -> dict:
         return run_semantic(job, progress)
