@@ -186,14 +186,22 @@ class _GuardedTransport(httpx2.HTTPTransport):
             ssl_context=httpx2.create_ssl_context(trust_env=False), network_backend=_GuardedBackend(policy))
 
 
+def guarded_client(*, timeout: float = DEFAULT_TIMEOUT, policy: Policy | None = None,
+                   user_agent: str = USER_AGENT) -> httpx2.Client:
+    """An httpx2 client whose every connection (each redirect hop included) goes to checked addresses only;
+    it never follows redirects itself."""
+    return httpx2.Client(transport=_GuardedTransport(policy or Policy.from_config()),
+                         timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+                         follow_redirects=False, trust_env=False, headers={"User-Agent": user_agent})
+
+
 class Session:
     """A client for customer URLs; reuses connections across requests (e.g. one publish run)."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, policy: Policy | None = None,
                  user_agent: str = USER_AGENT) -> None:
         self.timeout = timeout
-        self.client = httpx2.Client(transport=_GuardedTransport(policy or Policy.from_config()), timeout=timeout,
-                                    follow_redirects=False, trust_env=False, headers={"User-Agent": user_agent})
+        self.client = guarded_client(timeout=timeout, policy=policy, user_agent=user_agent)
 
     def __enter__(self) -> Session:
         return self

@@ -154,7 +154,7 @@ def test_connection_test_against_the_real_wordpress_passes_every_check(app, real
     assert site.wp_health == "ok" and site.wp_checked_at is not None
 
     # The publisher's client for the site signs in with the stored credentials at the found REST root.
-    with client_for(site) as client:
+    with app.app_context(), client_for(site) as client:
         assert client.rest_root == real_wordpress.url + "/wp-json/"
         assert client.me()["name"] == real_wordpress.admin.username
 
@@ -169,9 +169,10 @@ def _check(outcome: dict, key: str) -> dict:
     return next(c for c in outcome["checks"] if c["key"] == key)
 
 
-def test_login_password_instead_of_an_application_password_fails_with_a_clear_cause(real_wordpress):
-    outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.admin.username,
-                         app_password=real_wordpress.admin.password)
+def test_login_password_instead_of_an_application_password_fails_with_a_clear_cause(app, real_wordpress):
+    with app.app_context():
+        outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.admin.username,
+                             app_password=real_wordpress.admin.password)
     assert outcome["health"] == "failed"
     credentials = _check(outcome, "credentials")
     assert credentials["status"] == "failed"
@@ -181,9 +182,10 @@ def test_login_password_instead_of_an_application_password_fails_with_a_clear_ca
     assert _check(outcome, "reachable")["status"] == "passed"
 
 
-def test_user_without_publishing_rights_fails_the_capability_check_with_the_fix(real_wordpress):
-    outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.no_publish.username,
-                         app_password=real_wordpress.no_publish.app_password)
+def test_user_without_publishing_rights_fails_the_capability_check_with_the_fix(app, real_wordpress):
+    with app.app_context():
+        outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.no_publish.username,
+                             app_password=real_wordpress.no_publish.app_password)
     assert outcome["health"] == "failed"
     assert _check(outcome, "credentials")["status"] == "passed"
     capabilities = _check(outcome, "capabilities")
@@ -193,9 +195,10 @@ def test_user_without_publishing_rights_fails_the_capability_check_with_the_fix(
     assert "Editor or Administrator" in capabilities["fix"]
 
 
-def test_e_mail_works_as_the_user_name(real_wordpress):
-    outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.admin.email,
-                         app_password=real_wordpress.admin.app_password)
+def test_e_mail_works_as_the_user_name(app, real_wordpress):
+    with app.app_context():
+        outcome = run_doctor(url=real_wordpress.url, username=real_wordpress.admin.email,
+                             app_password=real_wordpress.admin.app_password)
     assert outcome["health"] == "ok", outcome["summary"]
 
 

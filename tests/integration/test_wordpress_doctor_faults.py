@@ -17,6 +17,13 @@ from tests.integration.fake_wordpress import (
 )
 
 
+@pytest.fixture(autouse=True)
+def in_app(app):
+    """The doctor runs inside a job, where the app's outbound settings apply (tests allow loopback)."""
+    with app.app_context():
+        yield
+
+
 @pytest.fixture
 def start_server():
     """Start fake HTTP(S) servers on loopback; all are stopped after the test."""
@@ -245,3 +252,15 @@ def test_client_sorts_errors_into_transient_and_permanent(start_server):
         with pytest.raises(PermanentError) as moved:
             client.request("POST", "/wp/v2/pages", json={"title": "x"})
         assert moved.value.reason == "redirect" and moved.value.location.startswith("https://elsewhere")
+
+
+def test_a_wordpress_address_inside_a_private_network_is_refused_before_connecting(app, start_server, monkeypatch):
+    server = start_server()
+    url = serve_wordpress(server)
+    monkeypatch.setitem(app.config, "OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)
+    outcome = doctor(url)
+    assert outcome["health"] == "failed"
+    first = outcome["checks"][0]
+    assert first["status"] == "failed"
+    assert "does not connect to 127.0.0.1" in first["cause"]
+    assert server.log == []  # not one request reached the server

@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 
 import httpx2
 
+from app.services import outbound
 from app.services.publishing.transport import http_client
 
 DEFAULT_TIMEOUT = 20.0
@@ -168,6 +169,10 @@ class WordPressClient:
         headers = {k: v for k, v in (headers or {}).items() if k.lower() != "expect"}
         try:
             return self._http.request(method, url, headers=headers, auth=self._auth if auth else None, **kwargs)
+        except outbound.DestinationRefused as exc:
+            raise PermanentError(exc.message, reason="refused") from exc
+        except outbound.FetchFailed as exc:
+            raise PermanentError(exc.message, reason="connect") from exc
         except httpx2.TimeoutException as exc:
             raise TransientError(f"{url} did not answer within {self.timeout:g} seconds.", reason="timeout") from exc
         except httpx2.ConnectError as exc:
