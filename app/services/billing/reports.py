@@ -94,14 +94,6 @@ def set_low_balance_threshold(*, threshold: int, actor_id: int | None = None) ->
     return account
 
 
-def choose_plan(*, plan_id: int, actor_id: int):
-    """Switch to a plan; returns (subscription, changed). Choosing the current plan changes nothing."""
-    current = subscriptions.current_subscription()
-    if current is not None and current.plan_id == plan_id:
-        return current, False
-    return subscriptions.change_plan(plan_id=plan_id, actor_id=actor_id), True
-
-
 # --- Ledger -----------------------------------------------------------------------------------
 
 def transactions_page(page: int = 1, per_page: int = PER_PAGE) -> Page:
