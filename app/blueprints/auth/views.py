@@ -10,7 +10,7 @@ from flask_login import current_user
 from app.blueprints.auth import bp
 from app.blueprints.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from app.blueprints.forms import attach_error, invalid
-from app.errors import ValidationError
+from app.errors import RateLimited, ValidationError
 from app.extensions import client_ip, limiter
 from app.services.accounts import auth as account_service
 from app.services.accounts.passwords import rules_hint
@@ -63,6 +63,9 @@ def login():
         try:
             user = account_service.authenticate(email=form.email.data, password=form.password.data,
                                                 address=client_ip())
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return invalid("auth/login.html", status=429, form=form)
         except ValidationError as exc:
             form.form_errors.append(exc.message)
             return invalid("auth/login.html", form=form)

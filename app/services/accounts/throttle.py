@@ -47,8 +47,8 @@ def _limits() -> dict[str, tuple[int, int]]:
 def _refuse(ttl_seconds: int) -> RateLimited:
     minutes = max(1, math.ceil(max(ttl_seconds, 1) / 60))
     wait = "a minute" if minutes == 1 else f"{minutes} minutes"
-    return RateLimited(f"Too many failed sign-ins. Wait {wait} and try again, "
-                       "or reset your password.", link="/forgot", link_label="Reset your password")
+    return RateLimited(f"Too many failed attempts to sign in. Wait {wait} and try again, "
+                       "or reset your password.")
 
 
 def check(*, email: str, address: str) -> None:
