@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import OutboxMessage
 from tests.conftest import Browserless, make_account
 from tests.integration.helpers import PASSWORD
 
@@ -85,3 +91,17 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app):
     # The laptop's own "keep me signed in" cookie was renewed and still works on its own.
     laptop_remember = laptop.get_cookie("remember_token").value
     assert _signed_in(_with_cookie(app, "remember_token", laptop_remember))
+
+
+def test_password_reset_ends_kept_sessions(app):
+    make_account(app, email=EMAIL)
+    phone = _sign_in(app, remember=True)
+    phone_remember = phone.get_cookie("remember_token").value
+    web = Browserless(app.test_client())
+    web.post("/forgot", {"email": EMAIL}, token_from="/forgot")
+    with app.app_context():
+        body = db.session.scalars(select(OutboxMessage.body)).one()
+    path = re.search(r"http://igny8\.test(/reset/\S+)", body).group(1)
+    assert web.post(path, {"password": "a-brand-new-secret"}, token_from=path).status_code == 302
+    assert not _signed_in(phone)
+    assert not _signed_in(_with_cookie(app, "remember_token", phone_remember))
