@@ -100,6 +100,8 @@ def test_invoice_plan_order_starts_the_plan_only_when_paid_and_mails_invoice_and
     assert (order.status, order.plan_id, order.amount, order.credits) == ("pending", agency, 199, 10000)
     orders_page = web.get("/billing/orders").get_data(as_text=True)
     assert f"Invoice INV-{order.id:06d} is on its way" in orders_page and "The plan starts when" in orders_page
+    assert (f"Agency plan, 1 month: 10,000 credits a month is waiting for payment (INV-{order.id:06d})"
+            in web.get("/billing/").get_data(as_text=True))
 
     [invoice] = _mail(app, OWNER)
     assert invoice.subject == f"IGNY8 invoice INV-{order.id:06d}: USD 199.00 due"
@@ -119,7 +121,9 @@ def test_invoice_plan_order_starts_the_plan_only_when_paid_and_mails_invoice_and
     assert paid.status_code == 302
     plan, balance, ledger, paid_through = _state(app, account)
     assert (plan, balance, ledger) == ("Agency", 10200, 10200) and paid_through is not None
-    assert "Paid through" in web.get("/billing/").get_data(as_text=True)
+    overview = web.get("/billing/").get_data(as_text=True)
+    assert "Paid through" in overview and "waiting for payment" not in overview
+    assert "Switch to Free" in overview and "Renew Agency" in overview
     receipt = _mail(app, OWNER)[-1]
     assert receipt.subject == f"IGNY8 receipt for INV-{order.id:06d}"
     assert "Paid: USD 199.00" in receipt.body and "Your Agency plan is active" in receipt.body
