@@ -31,22 +31,27 @@ def upgrade():
     )
     op.create_index(op.f('ix_user_sessions_user_id'), 'user_sessions', ['user_id'], unique=False)
 
-    op.add_column('orders', sa.Column('plan_id', sa.Integer(), nullable=True))
-    op.create_foreign_key(op.f('fk_orders_plan_id_plans'), 'orders', 'plans', ['plan_id'], ['id'], ondelete='SET NULL')
-    op.drop_constraint(op.f('ck_orders_credits_positive'), 'orders', type_='check')
-    op.create_check_constraint(op.f('ck_orders_credits_not_negative'), 'orders', 'credits >= 0')
+    with op.batch_alter_table('orders') as batch:
+        batch.add_column(sa.Column('plan_id', sa.Integer(), nullable=True))
+        batch.create_foreign_key(op.f('fk_orders_plan_id_plans'), 'plans', ['plan_id'], ['id'], ondelete='SET NULL')
+        batch.drop_constraint(op.f('ck_orders_credits_positive'), type_='check')
+        batch.create_check_constraint(op.f('ck_orders_credits_not_negative'), 'credits >= 0')
 
-    op.add_column('subscriptions', sa.Column('paid_through', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('subscriptions') as batch:
+        batch.add_column(sa.Column('paid_through', sa.DateTime(timezone=True), nullable=True))
     # Subscriptions already on a priced plan keep it until the end of the current period.
     op.execute("UPDATE subscriptions SET paid_through = current_period_end "
                "FROM plans WHERE plans.id = subscriptions.plan_id AND plans.price > 0")
 
 
 def downgrade():
-    op.drop_column('subscriptions', 'paid_through')
-    op.drop_constraint(op.f('ck_orders_credits_not_negative'), 'orders', type_='check')
-    op.create_check_constraint(op.f('ck_orders_credits_positive'), 'orders', 'credits > 0')
-    op.drop_constraint(op.f('fk_orders_plan_id_plans'), 'orders', type_='foreignkey')
-    op.drop_column('orders', 'plan_id')
+    with op.batch_alter_table('subscriptions') as batch:
+        batch.drop_column('paid_through')
+    op.execute("DELETE FROM orders WHERE plan_id IS NOT NULL")
+    with op.batch_alter_table('orders') as batch:
+        batch.drop_constraint(op.f('ck_orders_credits_not_negative'), type_='check')
+        batch.create_check_constraint(op.f('ck_orders_credits_positive'), 'credits > 0')
+        batch.drop_constraint(op.f('fk_orders_plan_id_plans'), type_='foreignkey')
+        batch.drop_column('plan_id')
     op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
     op.drop_table('user_sessions')

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import OutboxMessage
 from tests.conftest import Browserless, make_account
-from tests.integration.helpers import PASSWORD
+from tests.integration.helpers import PASSWORD, add_member, signed_in
 
 EMAIL = "olive@acme.example.com"
 
@@ -105,3 +105,11 @@ def test_password_reset_ends_kept_sessions(app):
     assert web.post(path, {"password": "a-brand-new-secret"}, token_from=path).status_code == 302
     assert not _signed_in(phone)
     assert not _signed_in(_with_cookie(app, "remember_token", phone_remember))
+
+
+def test_a_read_only_viewer_can_still_sign_out_everywhere(app):
+    account, _ = make_account(app, email=EMAIL)
+    add_member(app, account, email="vic@acme.example.com", role="viewer")
+    viewer = signed_in(app, "vic@acme.example.com")
+    response = viewer.post("/settings/sign-out-everywhere", {}, token_from="/settings/profile")
+    assert response.status_code == 302 and not _signed_in(viewer.client)
