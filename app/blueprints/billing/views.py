@@ -94,15 +94,15 @@ def plan():
         flash(next(iter(form.plan_id.errors), "Choose a plan from the list."), "error")
         return redirect(url_for("billing.index"))
     chosen = subscriptions.available_plan(form.plan_id.data)
-    details = {}
+    payment = {}
     if subscriptions.needs_payment(chosen):
         form = PlanOrderForm(providers=customer_providers())
         if not form.validate_on_submit():
             return _plan_page(chosen.id, form, 422)
-        details = {"provider": form.provider.data, "details": {"card_number": form.card_number.data or ""},
+        payment = {"provider": form.provider.data, "details": {"card_number": form.card_number.data or ""},
                    "request_token": form.request_token.data}
     try:
-        choice = order_service.choose_plan(plan_id=chosen.id, actor_id=current_user.id, **details)
+        choice = order_service.choose_plan(plan_id=chosen.id, actor_id=current_user.id, **payment)
     except ValidationError as exc:
         if not isinstance(form, PlanOrderForm):
             raise

@@ -20,11 +20,12 @@ from app.services.accounts import team as team_service
 from app.services.accounts.sites import list_sites
 
 
-
 @bp.context_processor
-def _password_rules() -> dict:
-    # The hint under new-password fields is made from the rules the service enforces.
-    return {"password_rules": rules_hint()}
+def _page_extras() -> dict:
+    # The password hint is made from the rules the service enforces; the session count is a lazy
+    # callable so only the profile page, which shows it, queries.
+    return {"password_rules": rules_hint(),
+            "live_session_count": lambda: sessions.live_session_count(current_user)}
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -43,12 +44,6 @@ def profile():
     if request.method == "POST":
         return invalid("settings/profile.html", form=form, password_form=password_form)
     return render_template("settings/profile.html", form=form, password_form=password_form)
-
-
-@bp.context_processor
-def _live_sessions() -> dict:
-    # Only the profile page shows it; a lazy callable keeps other pages from querying.
-    return {"live_session_count": lambda: sessions.live_session_count(current_user)}
 
 
 @bp.route("/password", methods=["POST"])

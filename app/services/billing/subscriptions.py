@@ -117,7 +117,8 @@ def replenish_subscription(*, subscription_id: int, now: datetime | None = None)
     return granted
 
 
-def activate_paid_plan(*, account_id: int, plan_id: int, order_id: int, now: datetime | None = None) -> Subscription:
+def activate_paid_plan(*, account_id: int, plan_id: int, order_id: int,
+                       now: datetime | None = None) -> Subscription:
     """A plan order was paid: renew the running term of that plan, or start the plan now with its
     first month's credits. The caller (marking the order paid) commits."""
     now = now or utcnow()
