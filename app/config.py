@@ -50,6 +50,13 @@ class Config:
         self.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = _env_bool(
             "OUTBOUND_ALLOW_PRIVATE_ADDRESSES", self.DEFAULT_OUTBOUND_ALLOW_PRIVATE)
         self.OUTBOUND_ALLOWED_NETWORKS = _env_list("OUTBOUND_ALLOWED_NETWORKS")
+        # Links in e-mails are built from this, never from the request's Host header.
+        self.PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL")
+                                or getattr(self, "DEFAULT_PUBLIC_BASE_URL", "")).rstrip("/")
+        # The demo card processor takes no money: it exists only where this is on.
+        self.DEMO_PAYMENTS = _env_bool("DEMO_PAYMENTS", getattr(self, "DEFAULT_DEMO_PAYMENTS", False))
+        self.INVOICE_BANK_DETAILS = os.environ.get(
+            "INVOICE_BANK_DETAILS", getattr(self, "DEFAULT_INVOICE_BANK_DETAILS", ""))
 
     DATABASE_ENV = "DATABASE_URL"
     REDIS_ENV = "REDIS_URL"
@@ -70,13 +77,16 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_LIMITS_PER_IP = "10 per minute"
-    LOGIN_LIMITS_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMITS_PER_IP = "10 per minute"  # sign-up and invitation forms
+    # Failed sign-ins only (see app/services/accounts/throttle.py): (failures, window in seconds).
+    LOGIN_FAILURES_PER_PAIR = (5, 15 * 60)  # one e-mail from one address
+    LOGIN_FAILURES_PER_EMAIL = (20, 60 * 60)  # one e-mail from addresses it has not signed in from
+    LOGIN_FAILURES_PER_IP = (10, 60)  # many e-mails from one address
+    LOGIN_KNOWN_ADDRESS_DAYS = 30
     RESET_LIMITS_PER_IP = "5 per hour"
     RESET_LIMITS_PER_ACCOUNT = "3 per hour"
 
     MAIL_FROM = os.environ.get("MAIL_FROM", "IGNY8 <no-reply@igny8.example.com>")
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     PASSWORD_RESET_TTL = timedelta(hours=1)
     INVITATION_TTL = timedelta(days=7)
     PASSWORD_HASH_METHOD = "scrypt"
@@ -93,12 +103,19 @@ class Config:
         """Names of required settings that are absent."""
         return []
 
+    def refused_settings(self) -> list[str]:
+        """Settings that are on but must not be in this environment."""
+        return []
+
 
 class DevelopmentConfig(Config):
     """Laptop defaults: SQLite file and a bundled Redis started by the run script."""
 
     ENV_NAME = "development"
     DEBUG = False
+    DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    DEFAULT_DEMO_PAYMENTS = True
+    DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Demo Ltd · IBAN XX00 DEMO 0000 0000 0000 · BIC DEMOXX00 (development)"
     DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'igny8.db'}"
     DEFAULT_OUTBOUND_ALLOW_PRIVATE = True  # a laptop's own WordPress on loopback
 
@@ -116,6 +133,9 @@ class TestingConfig(Config):
     DEFAULT_ENCRYPTION_KEYS = ["kPrZ0d1tdTq4a7mK6V0fSg9yq0p4f0yA2o8aX3zY3yU="]
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing for tests only
     DEFAULT_OUTBOUND_ALLOW_PRIVATE = True  # fake servers listen on loopback
+    DEFAULT_PUBLIC_BASE_URL = "http://igny8.test"
+    DEFAULT_DEMO_PAYMENTS = True
+    DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Test Ltd · IBAN XX00 TEST 0000 0000 0000 · BIC TESTXX00"
 
 
 class ProductionConfig(Config):
@@ -135,7 +155,13 @@ class ProductionConfig(Config):
             missing.append("DATABASE_URL")
         if not self.ENCRYPTION_KEYS:
             missing.append("ENCRYPTION_KEYS")
+        if not self.PUBLIC_BASE_URL:
+            missing.append("PUBLIC_BASE_URL")
         return missing
+
+    def refused_settings(self) -> list[str]:
+        """Settings that must not be on in production."""
+        return ["DEMO_PAYMENTS (the demo card processor takes no money)"] if self.DEMO_PAYMENTS else []
 
 
 CONFIGS = {
@@ -156,4 +182,7 @@ def load_config(name: str | None = None) -> Config:
         raise RuntimeError(
             "IGNY8 cannot start in production without these settings: " + ", ".join(missing)
         )
+    refused = config.refused_settings()
+    if refused:
+        raise RuntimeError("IGNY8 refuses to start in production with these settings on: " + ", ".join(refused))
     return config

@@ -17,6 +17,7 @@ VIEWER_WRITABLE_ENDPOINTS = {
     "auth.logout",
     "settings.profile",
     "settings.password",
+    "settings.sign_out_everywhere",
     "context.set_site",
     "context.set_sector",
     "notifications.mark_read",
@@ -26,17 +27,10 @@ VIEWER_WRITABLE_ENDPOINTS = {
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Find the session's user; a stale session version signs the person out."""
-    try:
-        uid, version = (int(part) for part in user_id.split(":"))
-    except (ValueError, AttributeError):
-        return None
-    user = db.session.scalars(
-        select(User).where(User.id == uid).execution_options(all_accounts=True)
-    ).first()
-    if user is None or user.session_version != version or not user.active:
-        return None
-    return user
+    """Find the session's user while that sign-in is live (revoked, expired or outdated: signed out)."""
+    from app.services.accounts.sessions import load
+
+    return load(user_id)
 
 
 def bind_request() -> None:

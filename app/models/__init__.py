@@ -8,6 +8,7 @@ from app.models.accounts import (  # noqa: F401
     SiteAccess,
     Subscription,
     User,
+    UserSession,
 )
 from app.models.jobs import Job, SchedulerClaim  # noqa: F401
 from app.models.notifications import Notification  # noqa: F401

@@ -103,6 +103,8 @@ class Subscription(TenantOwned, db.Model):
     # Monthly credit periods are counted from started_at; the last one granted is remembered.
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     credits_granted_through: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    # A plan with a price gives its monthly credits only for periods paid for by an order.
+    paid_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     account: Mapped[Account] = relationship(back_populates="subscription")
@@ -150,9 +152,13 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login reads this
         return self.active
 
+    # The sign-in this object was loaded for (see app.services.accounts.sessions); not a column.
+    session_key = None
+
     def get_id(self) -> str:
-        # The version changes on password change or deactivation, ending old sessions.
-        return f"{self.id}:{self.session_version}"
+        # The version changes on password change, "sign out everywhere" or deactivation, ending
+        # every session; the key names one sign-in, which logout revokes on the server.
+        return f"{self.id}:{self.session_version}:{self.session_key or ''}"
 
     @property
     def role_label(self) -> str:
@@ -213,3 +219,18 @@ class PasswordResetToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """One sign-in of a person (a browser session and its "keep me signed in" cookie)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -147,6 +147,8 @@ class Order(TenantOwned, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     package_id: Mapped[int | None] = mapped_column(ForeignKey("credit_packages.id", ondelete="SET NULL"))
+    # Set for a plan order: paying it starts (or renews) that plan; credits are then its monthly credits.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
     description: Mapped[str] = mapped_column(String(200))
     credits: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
@@ -166,5 +168,9 @@ class Order(TenantOwned, db.Model):
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'failed')", name="status"),
-        CheckConstraint("credits > 0", name="credits_positive"),
+        CheckConstraint("credits >= 0", name="credits_not_negative"),
     )
+
+    @property
+    def is_plan_order(self) -> bool:
+        return self.plan_id is not None

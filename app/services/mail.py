@@ -17,10 +17,9 @@ def send_mail(*, to: str, subject: str, body: str) -> OutboxMessage:
 
 
 def absolute_url(path: str) -> str:
-    """A link usable from an e-mail."""
-    from flask import has_request_context, request
-
-    base = current_app.config.get("PUBLIC_BASE_URL") or (
-        request.host_url.rstrip("/") if has_request_context() else "http://localhost:5000"
-    )
+    """A link usable from an e-mail, always on PUBLIC_BASE_URL: never built from request headers,
+    which a caller controls (a forged Host header would otherwise put their host in a reset link)."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        raise RuntimeError("PUBLIC_BASE_URL is not set; links in e-mails cannot be made.")
     return base.rstrip("/") + path

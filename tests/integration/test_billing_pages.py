@@ -285,18 +285,20 @@ def test_owner_changes_the_low_balance_threshold_and_bad_values_are_refused(app)
         assert db.session.scalars(select(Account.low_balance_threshold)).one() == 250
 
 
-def test_owner_changes_plan_from_the_next_period(app):
+def test_owner_choosing_a_paid_plan_is_sent_to_pay_for_it_first(app):
     account, _ = make_account(app, email=OWNER)
     with app.app_context():
         growth = db.session.scalars(select(Plan.id).where(Plan.name == "Growth")).one()
     web = signed_in(app, OWNER)
-    assert web.post("/billing/plan", {"plan_id": str(growth)}, token_from="/billing/").status_code == 302
-    page = web.get("/billing/").get_data(as_text=True)
-    assert "You are now on the Growth plan" in page and "apply from the next monthly period" in page
+    overview = web.get("/billing/").get_data(as_text=True)
+    assert f'href="/billing/plan/{growth}"' in overview and "Choose Growth" in overview
+    response = web.post("/billing/plan", {"plan_id": str(growth)}, token_from="/billing/")
+    assert response.status_code == 422 and "Choose the Growth plan" in response.get_data(as_text=True)
     with app.app_context(), tenancy.account_scope(account):
-        assert db.session.scalars(select(Subscription.plan_id)).one() == growth
-    assert _money(app, account) == (100, 100)
+        assert db.session.scalars(select(Subscription.plan_id)).one() != growth
+    assert _money(app, account) == (100, 100) and _orders(app, account) == []
     assert web.post("/billing/plan", {"plan_id": "999999"}, token_from="/billing/").status_code == 404
+    assert web.get("/billing/plan/999999").status_code == 404
 
 
 def test_another_account_never_sees_this_accounts_billing_rows(app):

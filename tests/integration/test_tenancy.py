@@ -112,8 +112,9 @@ TENANT_FORM_FIELDS = [
     ("/planner/tasks/delete", "task_ids", "task"),
     ("/planner/keywords/bulk", "ids", "keyword"),
 ]
-# Id routes that are not tenant-owned: operator pages (404 for tenants, covered below), rq dashboard.
-NOT_TENANT_ROUTES = {"/notifications/<int:notification_id>/read"}
+# Id routes that are not tenant-owned: operator pages (404 for tenants, covered below), rq dashboard,
+# and the checkout page of a plan (plans are the platform's catalogue, the same for every account).
+NOT_TENANT_ROUTES = {"/notifications/<int:notification_id>/read", "/billing/plan/<int:plan_id>"}
 
 
 @pytest.mark.parametrize("method,template", TENANT_ROUTES)

@@ -12,24 +12,62 @@ from app.services.accounts.passwords import password_problem
 
 
 def test_production_refuses_to_start_and_names_every_missing_setting(monkeypatch):
-    for name in ("SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEYS"):
+    for name in ("SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEYS", "PUBLIC_BASE_URL", "DEMO_PAYMENTS"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(RuntimeError) as excinfo:
         load_config("production")
-    assert "SECRET_KEY, DATABASE_URL, ENCRYPTION_KEYS" in str(excinfo.value)
-    monkeypatch.setenv("SECRET_KEY", "s3cret")
-    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://db/igny8")
-    with pytest.raises(RuntimeError) as excinfo:
-        load_config("production")
-    assert str(excinfo.value).endswith("ENCRYPTION_KEYS")
-
-
-def test_production_config_with_everything_set(monkeypatch):
+    assert "SECRET_KEY, DATABASE_URL, ENCRYPTION_KEYS, PUBLIC_BASE_URL" in str(excinfo.value)
     monkeypatch.setenv("SECRET_KEY", "s3cret")
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://db/igny8")
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    with pytest.raises(RuntimeError) as excinfo:
+        load_config("production")
+    assert str(excinfo.value).endswith("without these settings: PUBLIC_BASE_URL")
+
+
+def _production_env(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://db/igny8")
+    monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://app.igny8.example.com/")
+    monkeypatch.delenv("DEMO_PAYMENTS", raising=False)
+
+
+def test_production_config_with_everything_set(monkeypatch):
+    _production_env(monkeypatch)
     config = load_config("production")
     assert config.SESSION_COOKIE_SECURE and config.SESSION_COOKIE_HTTPONLY
+    assert config.PUBLIC_BASE_URL == "https://app.igny8.example.com" and config.DEMO_PAYMENTS is False
+
+
+def test_production_refuses_to_start_with_the_demo_card_processor_on(monkeypatch):
+    _production_env(monkeypatch)
+    monkeypatch.setenv("DEMO_PAYMENTS", "1")
+    with pytest.raises(RuntimeError, match="DEMO_PAYMENTS"):
+        load_config("production")
+
+
+def test_demo_payments_and_a_public_base_url_default_on_in_development_and_testing(monkeypatch):
+    for name in ("DEMO_PAYMENTS", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    development = load_config("development")
+    assert development.DEMO_PAYMENTS and development.PUBLIC_BASE_URL == "http://127.0.0.1:5000"
+    assert load_config("testing").DEMO_PAYMENTS
+    monkeypatch.setenv("DEMO_PAYMENTS", "off")
+    assert not load_config("development").DEMO_PAYMENTS
+
+
+def test_links_in_emails_are_refused_rather_than_taken_from_the_request_without_a_base_url():
+    from app.services.mail import absolute_url
+
+    bare = Flask("mail-test")
+    bare.config["PUBLIC_BASE_URL"] = ""
+    with bare.test_request_context("/forgot", headers={"Host": "evil.example"}):
+        with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+            absolute_url("/reset/abc")
+    bare.config["PUBLIC_BASE_URL"] = "https://app.igny8.example.com"
+    with bare.test_request_context("/forgot", headers={"Host": "evil.example"}):
+        assert absolute_url("/reset/abc") == "https://app.igny8.example.com/reset/abc"
 
 
 def test_unknown_environment_name_is_refused():

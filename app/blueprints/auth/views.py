@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.blueprints.auth import bp
 from app.blueprints.auth.forms import AcceptInviteForm, ForgotForm, LoginForm, ResetForm, SignupForm
 from app.blueprints.forms import attach_error, invalid
-from app.errors import ValidationError
-from app.extensions import limiter
+from app.errors import RateLimited, ValidationError
+from app.extensions import client_ip, limiter
 from app.services.accounts import auth as account_service
+from app.services.accounts.passwords import rules_hint
+from app.services.accounts import sessions
 from app.services.accounts import team as team_service
 
 
 def _email_key() -> str:
-    """Rate-limit key per login: the e-mail being tried."""
+    """Rate-limit key per e-mail: the address a reset is asked for."""
     return "email:" + (request.form.get("email") or "").strip().lower()
 
 
@@ -33,10 +35,6 @@ def _login_limits() -> str:
     return current_app.config["LOGIN_LIMITS_PER_IP"]
 
 
-def _login_account_limits() -> str:
-    return current_app.config["LOGIN_LIMITS_PER_ACCOUNT"]
-
-
 def _reset_limits() -> str:
     return current_app.config["RESET_LIMITS_PER_IP"]
 
@@ -49,22 +47,29 @@ def _post_only() -> bool:
     return request.method != "POST"
 
 
+@bp.context_processor
+def _password_rules() -> dict:
+    # The hint under new-password fields is made from the rules the service enforces.
+    return {"password_rules": rules_hint()}
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limits, exempt_when=_post_only)
-@limiter.limit(_login_account_limits, key_func=_email_key, exempt_when=_post_only)
 def login():
-    """Sign in with e-mail and password."""
+    """Sign in with e-mail and password (failed attempts are throttled by the service)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = account_service.authenticate(email=form.email.data, password=form.password.data)
+            user = account_service.authenticate(email=form.email.data, password=form.password.data,
+                                                address=client_ip())
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return invalid("auth/login.html", status=429, form=form)
         except ValidationError as exc:
             form.form_errors.append(exc.message)
             return invalid("auth/login.html", form=form)
-        session.clear()
-        login_user(user, remember=form.remember.data)
+        sessions.sign_in(user, remember=form.remember.data)
         return redirect(url_for("operator.index") if user.is_operator and not user.account_id
                         else _safe_next(request.args.get("next")))
     if request.method == "POST":
@@ -74,9 +79,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out."""
-    logout_user()
-    session.clear()
+    """Sign out: this session ends on the server and its cookies are cleared."""
+    sessions.sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -95,8 +99,7 @@ def signup():
         except ValidationError as exc:
             attach_error(form, exc)
             return invalid("auth/signup.html", form=form)
-        session.clear()
-        login_user(user)
+        sessions.sign_in(user)
         flash("Welcome to IGNY8! Start by adding your first site.", "success")
         return redirect(url_for("sites.new"))
     if request.method == "POST":
@@ -134,8 +137,7 @@ def reset(token: str):
                 return invalid("auth/reset_invalid.html", status=400, message=exc.message)
             attach_error(form, exc)
             return invalid("auth/reset.html", form=form, token=token)
-        logout_user()
-        session.clear()
+        sessions.sign_out()
         flash("Your password has been changed. Sign in with the new one.", "success")
         return redirect(url_for("auth.login"))
     if request.method == "POST":
@@ -160,9 +162,8 @@ def accept_invite(token: str):
             attach_error(form, exc)
             return invalid("auth/accept_invite.html", form=form, invitation=invitation, token=token,
                            account_name=account_name)
-        logout_user()
-        session.clear()
-        login_user(user)
+        sessions.sign_out()
+        sessions.sign_in(user)
         flash("Welcome aboard!", "success")
         return redirect(url_for("main.dashboard"))
     if request.method == "POST":

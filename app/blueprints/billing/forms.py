@@ -19,25 +19,20 @@ class ThresholdForm(FlaskForm):
                              validators=[InputRequired(message=WHOLE_NUMBER)])
 
 
-class PlanForm(FlaskForm):
-    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan.")],
-                           invalid_value_message="Choose a plan from the list.")
+EXPIRED = "This form has expired. Reload the page and try again."
 
 
-class BuyForm(FlaskForm):
-    """A package, a payment method and, for cards, the number; the token makes a double click harmless."""
+class PaymentForm(FlaskForm):
+    """A payment method and, for the demo card, the number; the token makes a double click harmless."""
 
-    package_id = IntegerField("Package", validators=[InputRequired(message="Choose a package.")],
-                              invalid_value_message="Choose a package from the list.")
     provider = RadioField("Payment method", choices=[], validate_choice=False,
                           validators=[InputRequired(message="Choose a payment method.")])
     card_number = StringField("Card number", validators=[Length(max=40)],
                               render_kw={"autocomplete": "cc-number", "inputmode": "numeric",
                                          "placeholder": "4242 4242 4242 4242"})
     request_token = HiddenField(validators=[
-        InputRequired(message="This form has expired. Reload the page and try again."),
-        Length(min=16, max=48, message="This form has expired. Reload the page and try again."),
-        Regexp(r"^[A-Za-z0-9_-]+$", message="This form has expired. Reload the page and try again.")])
+        InputRequired(message=EXPIRED), Length(min=16, max=48, message=EXPIRED),
+        Regexp(r"^[A-Za-z0-9_-]+$", message=EXPIRED)])
 
     def __init__(self, *args, providers=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,11 +43,32 @@ class BuyForm(FlaskForm):
             raise FormError("Choose a payment method from the list.")
 
     def validate_card_number(self, field):
-        if self.provider.data != "fake_card":
+        if self.provider.data != "fake_card":  # only the demo card takes a number
             return
         number = re.sub(r"[\s-]", "", field.data or "")
         if not re.fullmatch(r"\d{12,19}", number):
             raise FormError("Enter the card number: 12 to 19 digits.")
+
+
+class BuyForm(PaymentForm):
+    """A package and how to pay for it."""
+
+    package_id = IntegerField("Package", validators=[InputRequired(message="Choose a package.")],
+                              invalid_value_message="Choose a package from the list.")
+
+
+class PlanForm(FlaskForm):
+    """Switch to a plan without a price (no payment fields)."""
+
+    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan.")],
+                           invalid_value_message="Choose a plan from the list.")
+
+
+class PlanOrderForm(PaymentForm):
+    """Order a priced plan and say how to pay for it."""
+
+    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan.")],
+                           invalid_value_message="Choose a plan from the list.")
 
 
 DATE_MESSAGE = "Enter the {} date as YYYY-MM-DD, for example 2025-03-31."

@@ -10,14 +10,22 @@ from flask_login import current_user
 from app.billing_ops import OPERATIONS
 from app.blueprints.billing import bp
 from app.blueprints.billing.chart import usage_chart
-from app.blueprints.billing.forms import BuyForm, EstimateForm, PlanForm, ThresholdForm, UsageFilterForm
+from app.blueprints.billing.forms import (
+    BuyForm,
+    EstimateForm,
+    PlanForm,
+    PlanOrderForm,
+    ThresholdForm,
+    UsageFilterForm,
+)
 from app.blueprints.forms import attach_error, invalid
 from app.errors import ValidationError
 from app.permissions import require
 from app.services.billing import reports as reports
 from app.services.billing import credits as credit_service
 from app.services.billing import orders as order_service
-from app.services.billing.payments import PROVIDERS
+from app.services.billing import subscriptions
+from app.services.billing.payments import PROVIDERS, customer_providers
 from app.services.accounts.sites import list_sites
 
 STATUS_PILLS = {"paid": "pill-ok", "pending": "pill-warn", "failed": "pill-err", "cancelled": ""}
@@ -56,23 +64,68 @@ def threshold():
     return _overview_page(form, 422)
 
 
+def _plan_page(plan_id: int, form: PlanOrderForm | None = None, status: int = 200):
+    plan = subscriptions.available_plan(plan_id)
+    providers = customer_providers()
+    if form is None:
+        form = PlanOrderForm(providers=providers, plan_id=plan.id)
+        form.provider.data = _default_provider(providers)
+    form.request_token.data = secrets.token_urlsafe(24)
+    return render_template("billing/plan.html", form=form, plan=plan, providers=providers,
+                           subscription=subscriptions.current_subscription(),
+                           months=subscriptions.months_per_payment(plan)), status
+
+
+@bp.route("/plan/<int:plan_id>")
+def plan_checkout(plan_id: int):
+    """What a priced plan costs and how to pay for it; a free plan is chosen on the overview."""
+    plan = subscriptions.available_plan(plan_id)
+    if not subscriptions.needs_payment(plan):
+        return redirect(url_for("billing.index"))
+    return _plan_page(plan.id)
+
+
 @bp.route("/plan", methods=["POST"])
 def plan():
-    """The owner switches plan; the new plan's credits start with the next monthly period."""
+    """The owner switches to a free plan (from the next period) or orders a priced one (it starts when paid)."""
     require("billing")
     form = PlanForm()
     if not form.validate_on_submit():
         flash(next(iter(form.plan_id.errors), "Choose a plan from the list."), "error")
         return redirect(url_for("billing.index"))
-    subscription, changed = reports.choose_plan(plan_id=form.plan_id.data, actor_id=current_user.id)
-    new_plan = subscription.plan
-    if not changed:
-        flash(f"You are already on the {new_plan.name} plan.", "info")
+    chosen = subscriptions.available_plan(form.plan_id.data)
+    payment = {}
+    if subscriptions.needs_payment(chosen):
+        form = PlanOrderForm(providers=customer_providers())
+        if not form.validate_on_submit():
+            return _plan_page(chosen.id, form, 422)
+        payment = {"provider": form.provider.data, "details": {"card_number": form.card_number.data or ""},
+                   "request_token": form.request_token.data}
+    try:
+        choice = order_service.choose_plan(plan_id=chosen.id, actor_id=current_user.id, **payment)
+    except ValidationError as exc:
+        if not isinstance(form, PlanOrderForm):
+            raise
+        attach_error(form, exc)
+        return _plan_page(chosen.id, form, 422)
+    order = choice.order
+    if order is None:
+        if not choice.changed:
+            flash(f"You are already on the {chosen.name} plan.", "info")
+        else:
+            flash(f"You are now on the {chosen.name} plan. Its {chosen.monthly_credits:,} monthly credits apply "
+                  f"from the next monthly period ({choice.subscription.current_period_end:%d %b %Y}); "
+                  "credits you already have stay.", "success")
+        return redirect(url_for("billing.index"))
+    if order.status == "paid":
+        flash(f"Payment received: you are on the {chosen.name} plan and its first {chosen.monthly_credits:,} "
+              "credits have been added.", "success")
+        return redirect(url_for("billing.index"))
+    if order.status == "pending":
+        flash((order.details or {}).get("message") or "Your order is waiting for payment.", "info")
     else:
-        flash(f"You are now on the {new_plan.name} plan. Its {new_plan.monthly_credits:,} monthly credits "
-              f"apply from the next monthly period ({subscription.current_period_end:%d %b %Y}); "
-              "credits you already have stay.", "success")
-    return redirect(url_for("billing.index"))
+        flash(order.failure_reason or "The payment did not go through. Your plan has not changed.", "error")
+    return redirect(url_for("billing.orders"))
 
 
 @bp.route("/transactions")
@@ -117,16 +170,16 @@ def orders():
                            pills=STATUS_PILLS, providers=PROVIDERS)
 
 
-def _customer_providers():
-    return [cls() for cls in PROVIDERS.values() if cls.available_to_customers]
+def _default_provider(providers) -> str | None:
+    names = [p.name for p in providers]
+    return "fake_card" if "fake_card" in names else (names[0] if names else None)
 
 
 def _buy_page(form: BuyForm | None = None, status: int = 200):
-    providers = _customer_providers()
+    providers = customer_providers()
     if form is None:
         form = BuyForm(providers=providers)
-        default = "fake_card" if "fake_card" in PROVIDERS else (providers[0].name if providers else None)
-        form.provider.data = default
+        form.provider.data = _default_provider(providers)
     form.request_token.data = secrets.token_urlsafe(24)
     return render_template("billing/buy.html", form=form, packages=order_service.active_packages(),
                            providers=providers, balance=g.account.credits), status
@@ -138,7 +191,7 @@ def buy():
     if request.method == "GET":
         return _buy_page()
     require("billing")
-    form = BuyForm(providers=_customer_providers())
+    form = BuyForm(providers=customer_providers())
     if not form.validate_on_submit():
         return _buy_page(form, 422)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from app.blueprints.forms import attach_error, invalid
 from app.blueprints.settings import bp
@@ -13,9 +13,19 @@ from app.models.accounts import ROLE_LABELS
 from app.modules import MODULE_DESCRIPTIONS, MODULE_LABELS
 from app.permissions import require, requires
 from app.services.accounts import auth as account_service
+from app.services.accounts import sessions
+from app.services.accounts.passwords import rules_hint
 from app.services import modules as module_service
 from app.services.accounts import team as team_service
 from app.services.accounts.sites import list_sites
+
+
+@bp.context_processor
+def _page_extras() -> dict:
+    # The password hint is made from the rules the service enforces; the session count is a lazy
+    # callable so only the profile page, which shows it, queries.
+    return {"password_rules": rules_hint(),
+            "live_session_count": lambda: sessions.live_session_count(current_user)}
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -43,16 +53,23 @@ def password():
     password_form = PasswordForm(prefix="pw")
     if password_form.validate_on_submit():
         try:
-            user = account_service.change_password(
-                user=current_user, current_password=password_form.current_password.data,
+            account_service.change_password(
+                user=current_user._get_current_object(), current_password=password_form.current_password.data,
                 new_password=password_form.new_password.data)
         except ValidationError as exc:
             attach_error(password_form, exc)
             return invalid("settings/profile.html", form=form, password_form=password_form)
-        login_user(user)  # keep this device signed in under the new session version
         flash("Password changed. Other devices have been signed out.", "success")
         return redirect(url_for("settings.profile"))
     return invalid("settings/profile.html", form=form, password_form=password_form)
+
+
+@bp.route("/sign-out-everywhere", methods=["POST"])
+def sign_out_everywhere():
+    """End every session of this person, on every device, this one included."""
+    sessions.sign_out_everywhere(current_user._get_current_object())
+    flash("You are signed out on every device, this one included.", "info")
+    return redirect(url_for("auth.login"))
 
 
 def _site_choices():

@@ -9,11 +9,12 @@ from sqlalchemy import func, select, update
 from app import tenancy
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Account, PasswordResetToken, Plan, User
+from app.models import Account, PasswordResetToken, User
 from app.services import audit
 from app.services.billing import credits
-from app.services.billing.subscriptions import start_subscription
+from app.services.billing.subscriptions import default_plan, start_subscription
 from app.services.mail import absolute_url, send_mail
+from app.services.accounts import sessions, throttle
 from app.services.accounts.passwords import check_strength, hash_password, verify_password
 from app.services.accounts.tokens import hash_token, new_token
 from app.timeutil import as_utc, utcnow
@@ -37,20 +38,6 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalars(
         select(User).where(func.lower(User.email) == email.lower()).execution_options(all_accounts=True)
     ).first()
-
-
-def default_plan() -> Plan:
-    """The plan new accounts start on; a free plan is created if the catalogue has none."""
-    plan = db.session.scalars(
-        select(Plan).where(Plan.is_default.is_(True), Plan.is_active.is_(True))
-    ).first()
-    if plan is None:
-        plan = Plan(name="Free", monthly_credits=100, price=0, billing_cycle="monthly",
-                    support_level="community", features="Everything in IGNY8, paid for with credits.",
-                    is_default=True, is_active=True)
-        db.session.add(plan)
-        db.session.flush()
-    return plan
 
 
 def signup(*, account_name: str, name: str, email: str, password: str) -> User:
@@ -86,16 +73,23 @@ def signup(*, account_name: str, name: str, email: str, password: str) -> User:
     return user
 
 
-def authenticate(*, email: str, password: str) -> User:
-    """Check credentials; raise AuthError with a message fit to show."""
+def authenticate(*, email: str, password: str, address: str) -> User:
+    """Check credentials from a client address; raise RateLimited while failures from there (or for
+    that e-mail) are over the limit, AuthError with a message fit to show otherwise."""
     wrong = AuthError("That e-mail and password do not match an IGNY8 login.")
     try:
         email = normalize_email(email)
     except ValidationError:
+        email = (email or "").strip().lower()
+        throttle.check(email=email, address=address)
+        throttle.record_failure(email=email, address=address)
         raise wrong from None
+    throttle.check(email=email, address=address)
     user = find_user_by_email(email)
     if user is None or not verify_password(user.password_hash, password or ""):
+        throttle.record_failure(email=email, address=address)
         raise wrong
+    throttle.record_success(email=email, address=address)
     if not user.active:
         raise AuthError("This login has been deactivated. Ask an owner or admin of your account.")
     with tenancy.all_accounts():
@@ -164,7 +158,7 @@ def reset_password(*, token: str, password: str) -> User:
             db.session.rollback()
             raise ValidationError("This reset link has already been used.", field="token")
         user.password_hash = hash_password(password)
-        user.session_version += 1
+        sessions.end_other_sessions(user)  # not loaded from a session: ends every one
         db.session.execute(
             update(PasswordResetToken)
             .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
@@ -172,19 +166,21 @@ def reset_password(*, token: str, password: str) -> User:
         )
         audit.record("user.password_reset", actor_id=user.id, account_id=user.account_id)
         db.session.commit()
+    throttle.forget_failures(email=user.email)
     return user
 
 
 def change_password(*, user: User, current_password: str, new_password: str) -> User:
-    """Change one's own password; other sessions end."""
+    """Change one's own password; every other session ends and this one carries on."""
     if not verify_password(user.password_hash, current_password or ""):
         raise ValidationError("Your current password is not right.", field="current_password")
     check_strength(new_password, email=user.email, field="new_password")
     with tenancy.all_accounts():
         user.password_hash = hash_password(new_password)
-        user.session_version += 1
+        sessions.end_other_sessions(user)
         audit.record("user.password_changed", actor_id=user.id, account_id=user.account_id)
         db.session.commit()
+    sessions.keep_this_session(user)
     return user
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.errors import ValidationError
 
 MIN_LENGTH = 10
+MAX_LENGTH = 200
+MIN_DISTINCT = 4
 COMMON_PASSWORDS = {
     "password", "password1", "password123", "passw0rd", "1234567890", "12345678910",
     "qwertyuiop", "letmein123", "welcome123", "iloveyou12", "administrator", "changeme123",
@@ -14,19 +19,49 @@ COMMON_PASSWORDS = {
 }
 
 
-def password_problem(password: str, *, email: str = "") -> str | None:
-    """Why a password is too weak, or None when it is acceptable."""
-    if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters for the password."
-    if len(password) > 200:
-        return "Use at most 200 characters for the password."
-    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "That password is too easy to guess. Choose a less common one."
-    if password.isdigit():
-        return "Use letters as well as digits in the password."
+def _email_name(email: str) -> str:
     local = email.split("@")[0].lower() if email else ""
-    if local and len(local) >= 4 and local in password.lower():
-        return "The password must not contain your e-mail name."
+    return local if len(local) >= 4 else ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One password rule: what the hint says, what a refusal says, and the check."""
+
+    hint: str
+    problem: str
+    broken: Callable[[str, str], bool]
+
+
+# The one list of rules: the form enforces exactly these and the hint is made from them.
+RULES: tuple[Rule, ...] = (
+    Rule(f"at least {MIN_LENGTH} characters", f"Use at least {MIN_LENGTH} characters for the password.",
+         lambda p, e: len(p) < MIN_LENGTH),
+    Rule(f"at most {MAX_LENGTH} characters", f"Use at most {MAX_LENGTH} characters for the password.",
+         lambda p, e: len(p) > MAX_LENGTH),
+    Rule("not a common password", "That password is too easy to guess. Choose a less common one.",
+         lambda p, e: p.lower() in COMMON_PASSWORDS),
+    Rule(f"at least {MIN_DISTINCT} different characters",
+         "That password is too easy to guess: use at least 4 different characters.",
+         lambda p, e: len(set(p)) < MIN_DISTINCT),
+    Rule("not only digits", "Use letters as well as digits in the password.",
+         lambda p, e: p.isdigit()),
+    Rule("not containing the part of your e-mail address before the @",
+         "The password must not contain your e-mail name.",
+         lambda p, e: bool(_email_name(e)) and _email_name(e) in p.lower()),
+)
+
+
+def rules_hint() -> str:
+    """The password rules in one sentence, for the hint under every new-password field."""
+    return "Password rules: " + "; ".join(rule.hint for rule in RULES) + "."
+
+
+def password_problem(password: str, *, email: str = "") -> str | None:
+    """Why a password is refused (the first rule it breaks), or None when it is acceptable."""
+    for rule in RULES:
+        if rule.broken(password, email):
+            return rule.problem
     return None
 
 

@@ -22,6 +22,10 @@ class PaymentProvider:
     label = ""
     description = ""
     available_to_customers = True
+    # A demo provider moves no money; it exists only where the DEMO_PAYMENTS setting is on.
+    demo = False
+    # Whether an order left pending is paid against an invoice e-mailed to the buyer.
+    sends_invoice = False
 
     def validate(self, details: dict) -> None:
         """Raise ValidationError for payment details that cannot work; default: nothing to check."""
@@ -39,14 +43,27 @@ def register(cls: type[PaymentProvider]) -> type[PaymentProvider]:
     return cls
 
 
+def enabled_providers() -> dict[str, type[PaymentProvider]]:
+    """The registered providers this instance may use: demo ones only where configured."""
+    from flask import current_app
+
+    demo_on = bool(current_app.config.get("DEMO_PAYMENTS"))
+    return {name: cls for name, cls in PROVIDERS.items() if demo_on or not cls.demo}
+
+
+def customer_providers() -> list[PaymentProvider]:
+    """The payment methods customers are offered."""
+    return [cls() for cls in enabled_providers().values() if cls.available_to_customers]
+
+
 def provider_for(name: str) -> PaymentProvider:
-    """An instance of a registered provider."""
-    try:
-        return PROVIDERS[name]()
-    except KeyError:
+    """An instance of an enabled provider; a disabled or unknown name is a validation error."""
+    cls = enabled_providers().get(name)
+    if cls is None:
         from app.errors import ValidationError
 
-        raise ValidationError("Choose a payment method from the list.", field="provider") from None
+        raise ValidationError("Choose a payment method from the list.", field="provider")
+    return cls()
 
 
 @register
@@ -56,10 +73,12 @@ class ManualInvoiceProvider(PaymentProvider):
     name = "manual"
     label = "Invoice (bank transfer)"
     description = "We e-mail an invoice; credits arrive when the payment is confirmed."
+    sends_invoice = True
 
     def start(self, order: Order, details: dict) -> PaymentResult:
         reference = f"INV-{order.id:06d}"
-        return PaymentResult("pending", f"Invoice {reference} is on its way. Credits arrive as soon as "
+        what = "The plan starts" if order.plan_id else "Credits arrive"
+        return PaymentResult("pending", f"Invoice {reference} is on its way to you by e-mail. {what} as soon as "
                                         "the payment is confirmed.", reference)
 
 
@@ -73,6 +92,7 @@ class FakeCardProvider(PaymentProvider):
 
     name = "fake_card"
     label = "Card (demo)"
+    demo = True
     description = "A demo card processor: use 4242 4242 4242 4242. No real money moves."
 
     @staticmethod

@@ -11,7 +11,7 @@ from sqlalchemy import Date, cast, func, select
 from app.billing_ops import OPERATIONS
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Account, CreditTransaction, CreditUsageLog, OperationPrice, Site
+from app.models import Account, CreditTransaction, CreditUsageLog, OperationPrice, Order, Site
 from app.services import audit
 from app.services.billing import credits, subscriptions
 from app.timeutil import utcnow
@@ -68,6 +68,8 @@ def overview(*, account_id: int) -> dict:
         "subscription": subscription,
         "plan": subscription.plan if subscription else None,
         "plans": subscriptions.active_plans(),
+        "pending_plan_orders": list(db.session.scalars(
+            select(Order).where(Order.plan_id.is_not(None), Order.status == "pending").order_by(Order.id))),
         "prices": prices,
         "ai_operations": [label for op, label in OPERATIONS.items() if op not in priced],
     }
@@ -92,14 +94,6 @@ def set_low_balance_threshold(*, threshold: int, actor_id: int | None = None) ->
                  before=before, after=threshold)
     db.session.commit()
     return account
-
-
-def choose_plan(*, plan_id: int, actor_id: int):
-    """Switch to a plan; returns (subscription, changed). Choosing the current plan changes nothing."""
-    current = subscriptions.current_subscription()
-    if current is not None and current.plan_id == plan_id:
-        return current, False
-    return subscriptions.change_plan(plan_id=plan_id, actor_id=actor_id), True
 
 
 # --- Ledger -----------------------------------------------------------------------------------
