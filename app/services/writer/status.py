@@ -96,6 +96,9 @@ def change_many(*, content_ids: list, to: str, note: str = "") -> tuple[int, lis
     if len(rows) != len(ids):
         db.session.rollback()
         raise NotFound("One or more of the chosen articles do not exist or you do not have access to them.")
+    if to not in ("review", "approved", "draft"):
+        db.session.rollback()
+        raise ValidationError("Choose what to do with the selected articles.", field="action")
     moved, refused = 0, []
     for content in rows:
         try:
