@@ -20,7 +20,6 @@ from app.services.writer import runner
 from tests.integration.ai_support import configure_openai, job_count, job_row, ledger, run_worker, setup_account
 from tests.integration.writer_support import (
     OUTLINE,
-    TARGET,
     answer_with,
     article,
     articles,

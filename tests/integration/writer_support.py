@@ -78,3 +78,19 @@ def version_count(app, account_id: int) -> int:
         count = len(list(db.session.scalars(select(ContentVersion.id))))
         db.session.remove()
     return count
+
+
+def make_article(app, account_id: int, world: dict, *, status: str = "draft", title: str = "Espresso basics") -> int:
+    """An article stored directly (no AI run), with its first version; returns its id."""
+    from app.services.writer.content import add_version
+
+    with app.app_context(), tenancy.account_scope(account_id):
+        content = Content(site_id=world["site"], sector_id=world["sector"], title=title, slug="espresso-basics",
+                          body_html="<h2>Start</h2><p>Some text.</p>", status=status, word_count=3)
+        db.session.add(content)
+        db.session.flush()
+        add_version(content, reason="generation", user_id=None)
+        db.session.commit()
+        content_id = content.id
+        db.session.remove()
+    return content_id

@@ -82,10 +82,10 @@ def _clean_fields(fields: dict, content: Content) -> dict:
     if len(body.encode("utf-8")) > BODY_MAX_BYTES:
         raise ValidationError(f"The body is {len(body.encode('utf-8')) / 1_000_000:.1f} MB; an article can be at "
                               f"most {BODY_MAX_BYTES // 1_000_000} MB. Nothing was saved.", field="body_html")
-    body = sanitize_html(body)
     if text.has_h1(body):
         raise ValidationError("The body has an H1 heading; the title is the page's H1. Use H2 and H3 in the "
                               "body.", field="body_html")
+    body = sanitize_html(body)
     excerpt = clean_text(str(fields.get("excerpt") or ""))
     if len(excerpt) > EXCERPT_MAX:
         raise ValidationError(f"The excerpt can have at most {EXCERPT_MAX:,} characters.", field="excerpt")

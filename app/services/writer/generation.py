@@ -150,9 +150,9 @@ class ContentGeneration(AIFunction):
         task = context["tasks"][0]
         if not clean_text(data["title"]):
             raise OutputError("$.title is empty without markup.")
-        body = sanitize_html(data["body_html"])
-        if text.has_h1(body):
+        if text.has_h1(data["body_html"]):
             raise OutputError("$.body_html has an H1 heading; the title is the H1, so use H2 and H3 only.")
+        body = sanitize_html(data["body_html"])
         words, (low, high) = text.word_count(body), length_range(task["target_words"])
         if not low <= words <= high:
             raise OutputError(f"$.body_html has {words:,} words; it must have {low:,}–{high:,} "

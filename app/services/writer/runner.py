@@ -26,7 +26,7 @@ from app.services.ai import catalogue, framework
 from app.services.ai import settings as ai_settings
 from app.services.ai.output import OutputError, clean_text, parse_json, sanitize_html
 from app.services.ai.providers import ProviderError, TextRequest, TextResult, provider_for
-from app.services.job_kinds import JobKind, Progress, register
+from app.services.job_kinds import Progress, register
 from app.services.planner.ideas import parse_ids
 from app.services.writer import content as content_service
 from app.services.writer import text
