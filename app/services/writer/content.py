@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import undefer
 
 from app.errors import Conflict, NotFound, ValidationError
@@ -50,10 +50,13 @@ def unique_slug(site_id: int, wanted: str, *, exclude_id: int | None = None) -> 
     return slug
 
 
-def add_version(content: Content, *, reason: str, user_id: int | None, note: str = "") -> ContentVersion:
-    """Record the article's current body and meta as its newest version (no commit)."""
-    number = (db.session.scalar(select(func.max(ContentVersion.number)).where(
-        ContentVersion.content_id == content.id)) or 0) + 1
+def add_version(content: Content, *, reason: str, user_id: int | None, note: str = "",
+                first: bool = False) -> ContentVersion:
+    """Record the article's current body and meta as its newest version (no commit).
+
+    The caller holds the article's row lock (or has just created it), so its `version` is the latest number.
+    """
+    number = 1 if first else (content.version or 0) + 1
     version = ContentVersion(site_id=content.site_id, content_id=content.id, number=number, reason=reason,
                              note=note[:300], created_by_id=user_id,
                              word_count=content.word_count,

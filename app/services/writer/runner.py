@@ -176,12 +176,10 @@ def _snapshot(row: AIProvider) -> AIProvider:
 
 def _save(task_item: dict, data: dict, usage: list[TextResult], model: AIModel, job: Job,
           approve: bool) -> dict:
-    """Store one article for its task, exactly once; raises OutputError when the task cannot take it."""
-    task = db.session.scalars(select(Task).where(Task.id == task_item["id"]).with_for_update()).first()
+    """Store one article for its task (call inside a savepoint): the unique task_id makes it exactly once."""
+    task = db.session.get(Task, task_item["id"])  # loaded by prepare(); in_progress tasks cannot be deleted
     if task is None:
         raise OutputError("the task was deleted while its article was being written.")
-    if db.session.scalars(select(Content.id).where(Content.task_id == task.id)).first():
-        raise OutputError("the task already has an article (written by another run).")
     body = sanitize_html(data["body_html"])
     title = clean_text(data["title"])[:300]
     article = Content(
@@ -194,21 +192,18 @@ def _save(task_item: dict, data: dict, usage: list[TextResult], model: AIModel, 
         content_type=task.content_type, structure=task.structure, word_count=text.word_count(body),
         target_words=task.target_words, outline=text.headings(body), author_profile_id=task.author_profile_id,
         strategy_id=task.strategy_id, model_used=model.name, tokens_in=sum(u.tokens_in for u in usage),
-        tokens_out=sum(u.tokens_out for u in usage), status="approved" if approve else "draft", job_id=job.id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(article)
-            db.session.flush()
-    except IntegrityError:
-        raise OutputError("the task already has an article (written by another run).") from None
+        tokens_out=sum(u.tokens_out for u in usage), status="approved" if approve else "draft", job_id=job.id,
+        version=1)
+    db.session.add(article)
+    db.session.flush()  # the id, or IntegrityError when the task already has an article
     content_service.add_version(article, reason="generation", user_id=job.created_by_id,
-                                note=f"Written by {model.name}")
+                                note=f"Written by {model.name}", first=True)
     task.status, task.error = "completed", None
     return {"task_id": task.id, "content_id": article.id, "title": title, "words": article.word_count}
 
 
 def _fail_task(task_id: int, reason: str) -> None:
-    task = db.session.scalars(select(Task).where(Task.id == task_id)).first()
+    task = db.session.get(Task, task_id)
     if task is not None and task.status == "in_progress":
         task.status, task.error = "failed", reason[:2000]
 
@@ -223,28 +218,34 @@ def run_generation(job: Job, progress: Progress) -> dict:
     catalogue.check_usable(model)
     max_tokens, temperature = ai_settings.generation_limits(
         function_temperature=function.temperature, model_max_tokens=model.max_output_tokens, site=job.site_id)
-    provider = provider_for(_snapshot(model.provider))
+    provider = provider_for(_snapshot(model.provider)).keep_open()  # one connection pool for the whole batch
+    try:
+        return _write_all(job, progress, function, model, provider, max_tokens, temperature)
+    finally:
+        provider.close()
+
+
+def _write_all(job: Job, progress: Progress, function: ContentGeneration, model: AIModel, provider,
+               max_tokens: int, temperature: float) -> dict:
     progress("PREP", 12, "Preparing the tasks…", force=True)
     context = function.prepare(job.payload["input"])
     items = context["tasks"]
     approve = settings_for(job.site_id).auto_approve if job.site_id else False
-    parts, outcomes = {}, {}
-    for index, item in enumerate(items):
-        if item.get("missing"):
-            outcomes[index] = {"index": index, "ok": False, "result": None,
-                               "error": "The task was deleted before it was written."}
-            continue
-        part = function.chunk_context(context, index, [item])
-        parts[index] = (part, TextRequest(messages=function.build_prompt(part), max_tokens=max_tokens,
-                                          temperature=temperature,
-                                          demo_answer=lambda part=part: function.demo_answer(part)))
-    total, billed = len(items), []
+    total, billed, outcomes, futures = len(items), [], {}, {}
     stop = threading.Event()
-    workers = min(concurrency_for(model.provider.slug), max(1, len(parts)))
-    progress("AI_CALL", 25, f"Writing {len(parts)} article(s), {workers} at a time…", force=True)
+    workers = min(concurrency_for(model.provider.slug), max(1, total))
+    progress("AI_CALL", 25, f"Writing {total} article(s), {workers} at a time…", force=True)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"writer-job-{job.id}") as pool:
-        futures = {pool.submit(_ask, provider, model.model_id, function, part, request, stop): index
-                   for index, (part, request) in parts.items()}
+        # Each call starts as soon as its prompt is built, so preparing the others overlaps the model's latency.
+        for index, item in enumerate(items):
+            if item.get("missing"):
+                outcomes[index] = {"index": index, "ok": False, "result": None,
+                                   "error": "The task was deleted before it was written."}
+                continue
+            part = function.chunk_context(context, index, [item])
+            request = TextRequest(messages=function.build_prompt(part), max_tokens=max_tokens,
+                                  temperature=temperature, demo_answer=lambda part=part: function.demo_answer(part))
+            futures[pool.submit(_ask, provider, model.model_id, function, part, request, stop)] = index
         for future in as_completed(futures):
             index = futures[future]
             answer, item = future.result(), items[index]
@@ -253,6 +254,8 @@ def run_generation(job: Job, progress: Progress) -> dict:
                 try:
                     with db.session.begin_nested():
                         result = _save(item, answer.data, answer.usage, model, job, approve)
+                except IntegrityError:
+                    error = "The article could not be saved: the task already has an article (written by another run)."
                 except OutputError as exc:
                     error = f"The article could not be saved: {exc}"
                 else:
@@ -263,9 +266,9 @@ def run_generation(job: Job, progress: Progress) -> dict:
                 outcomes[index] = {"index": index, "ok": False, "error": error, "result": None}
             done = len(outcomes)
             ok = sum(1 for o in outcomes.values() if o["ok"])
+            # Throttled by the reporter (about once a second), so progress costs no time per article.
             progress("AI_CALL", 25 + round(70 * done / max(1, total)),
-                     f"Written {ok} of {total} article(s){f'; {done - ok} failed' if done - ok else ''}…",
-                     force=True)
+                     f"Written {ok} of {total} article(s){f'; {done - ok} failed' if done - ok else ''}…")
     return _finish(job, model, items, [outcomes[i] for i in range(total)], billed)
 
 
