@@ -14,9 +14,12 @@ _BLOCK_END = re.compile(r"(</(?:p|h[1-6]|li|tr|table|ul|ol|blockquote|figure|pre
                         re.IGNORECASE)
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
 def word_count(body_html: str) -> int:
-    """Words of the article's visible text."""
-    return len(html.unescape(clean_text(body_html)).split())
+    """Words of the article's visible text (a tag separates words: "</h2><p>" is a break, not a join)."""
+    return len(html.unescape(_TAG.sub(" ", body_html or "")).split())
 
 
 def headings(body_html: str) -> list[dict]:
