@@ -224,3 +224,31 @@ def test_task_lengths_outside_what_can_be_written_are_refused_and_nothing_starts
     assert job_count(app) == 0
     assert tasks_of(app, ids["account"])[world["tasks"][0]] == ("queued", None)
     assert ledger(app, ids["account"])["balance"] == ids["start"]
+
+
+def test_a_provider_failure_fails_the_tasks_with_the_reason_and_refunds_everything(app, ids, fake_openai):
+    world = make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing"])
+    fake_openai.expect_request(PATH, method="POST").respond_with_data("upstream broke", status=500)
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    job = job_row(app, job_id)
+    assert job["status"] == "failed" and "server error (500)" in job["error"]
+    assert all(status == "failed" and "500" in error for status, error in tasks_of(app, ids["account"]).values())
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"] == ids["start"] and money["usage"] == []
+
+
+def test_cancelling_a_queued_run_puts_its_tasks_back_to_be_written(app, ids):
+    from app.services.jobs import cancel_job
+
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    job_id, _ = start(app, ids, world["tasks"], tier="testing")
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        cancel_job(job_id=job_id)
+        db.session.remove()
+    assert tasks_of(app, ids["account"]) == {world["tasks"][0]: ("queued", None)}
+    assert ledger(app, ids["account"])["balance"] == ids["start"]
+    start(app, ids, world["tasks"], tier="testing")  # and it can be started again
+    run_worker(app)
+    assert len(articles(app, ids["account"])) == 1

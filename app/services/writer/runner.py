@@ -306,7 +306,9 @@ class ContentGenerationJob(framework.AIJobKind):
 
     def on_failure(self, job: Job) -> None:
         """Tasks the job claimed but did not finish: failed with the job's reason (or queued again if cancelled)."""
-        row = db.session.scalars(select(Job).where(Job.id == job.id)).first()
+        # The outcome was written on another connection: read it afresh, not from the session's copy.
+        row = db.session.scalars(select(Job).where(Job.id == job.id)
+                                 .execution_options(populate_existing=True)).first()
         cancelled = row is not None and row.status == "cancelled"
         reason = (row.error if row is not None else None) or "The writing job did not finish."
         ids = parse_ids(list((job.payload or {}).get("input", {}).get("task_ids") or []), field="task_ids",
