@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app import tenancy
 from app.extensions import db
-from app.models import Account
+from app.models import Account, Content
 from app.services.writer import status as status_service
 from tests.integration.ai_support import EMAIL, job_count, job_row, ledger, run_worker, setup_account
 from tests.integration.helpers import add_member, add_site, signed_in
@@ -297,3 +297,30 @@ def test_writer_module_off_refuses_pages_and_jobs(app, world):
             runner.start_generation(task_ids=world["tasks"], tier="testing", created_by_id=world["user"])
         db.session.remove()
     assert job_count(app) == 0 and set(tasks_of(app, world["account"]).values()) == {("queued", None)}
+
+
+# --- The content list: filters, export and delete ---------------------------------------------------------
+
+def test_content_list_filters_by_word_range_exports_csv_and_delete_frees_the_task(app, world):
+    web = signed_in(app, EMAIL)
+    write(app, web, world["tasks"][:2])
+    rows = articles(app, world["account"])
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        short = db.session.get(Content, rows[0]["id"])
+        short.word_count, short.title = 120, "=HYPERLINK(\"http://evil\")"
+        db.session.commit()
+        db.session.remove()
+    listing = web.get("/writer/content?min_words=300").get_data(as_text=True)
+    assert rows[1]["title"] in listing and "HYPERLINK" not in listing
+
+    export = web.get("/writer/content/export.csv")
+    text = export.get_data(as_text=True)
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    assert "'=HYPERLINK" in text and rows[1]["title"] in text and text.count("\n") == 3
+
+    deleted = web.post("/writer/content/bulk", {"content_ids": [rows[0]["id"]], "action": "delete"},
+                       token_from="/writer/content")
+    assert deleted.status_code == 302
+    assert [r["id"] for r in articles(app, world["account"])] == [rows[1]["id"]]
+    task_of_deleted = next(t for t in world["tasks"][:2] if t not in [r["task_id"] for r in articles(app, world["account"])])
+    assert tasks_of(app, world["account"])[task_of_deleted] == ("queued", None)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask import Response, flash, g, make_response, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from app import tenancy
 from app.blueprints.writer import bp
 from app.errors import Conflict, ValidationError
 from app.htmx import is_htmx
@@ -12,6 +13,7 @@ from app.permissions import require, requires
 from app.services.ai.output import sanitize_html
 from app.services.writer import content as content_service
 from app.services.writer import status as status_service
+from app.services.planner.ideas import CONTENT_TYPE_LABELS
 from app.services.writer.status import STATUS_LABELS
 
 BULK_ACTIONS = {"review": "review", "approve": "approved"}
@@ -26,10 +28,27 @@ def content_list():
     filters = content_service.ContentFilters.from_args(request.args)
     page = content_service.list_content(sector=g.active_sector, filters=filters,
                                         page=request.args.get("page", 1, type=int) or 1)
-    context = dict(page=page, filters=filters, statuses=STATUS_LABELS)
+    context = dict(page=page, filters=filters, statuses=STATUS_LABELS, content_types=CONTENT_TYPE_LABELS)
     if is_htmx() and request.headers.get("HX-Target") == "content-list":
         return render_template("writer/_content_list.html", **context)
     return render_template("writer/content.html", **context)
+
+
+@bp.route("/content/export.csv")
+def content_export():
+    """The filtered articles of the active sector as a CSV download."""
+    if g.active_sector is None:
+        raise ValidationError("Choose a site and a sector first.")
+    filters = content_service.ContentFilters.from_args(request.args)
+    sector, scope = g.active_sector, tenancy.current_scope()
+
+    def rows():
+        # The body is written after the view returns: keep the same account (and site grants) bound.
+        with tenancy.account_scope(scope.account_id, set(scope.site_ids) if scope.site_ids is not None else None):
+            yield from content_service.export_csv(sector=sector, filters=filters)
+
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="articles-{sector.id}.csv"'})
 
 
 @bp.route("/content/bulk", methods=["POST"])
@@ -38,9 +57,20 @@ def content_bulk():
     """Send the chosen articles (content_ids) to review or approve them; the others are named with the reason."""
     action = request.form.get("action", "")
     back = request.form.get("next") if request.form.get("next", "").startswith("/writer/") else None
+    chosen = [v for v in request.form.getlist("content_ids") if v.strip()]
+    if action == "delete":
+        try:
+            deleted, kept = content_service.delete_content(content_ids=chosen)
+        except ValidationError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Deleted {deleted} article(s); their tasks can be written again.", "success")
+            if kept:
+                flash(f"Kept {len(kept)} scheduled or published article(s): {', '.join(kept[:5])}.", "warning")
+        return redirect(back or url_for("writer.content_list"))
     try:
         moved, refused = status_service.change_many(
-            content_ids=[v for v in request.form.getlist("content_ids") if v.strip()], to=BULK_ACTIONS.get(action, ""))
+            content_ids=chosen, to=BULK_ACTIONS.get(action, ""))
     except ValidationError as exc:
         flash(exc.message, "error")
     else:
