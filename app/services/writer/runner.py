@@ -9,7 +9,6 @@ of saved articles are charged. A provider failure stops the calls not yet made.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -128,11 +127,11 @@ def get_run(job_id: int) -> Job:
 # --- The worker side -----------------------------------------------------------------------------
 
 def _ask(provider, model_id: str, function: ContentGeneration, part: dict, request: TextRequest,
-         stop: threading.Event) -> Answer:
+         stopped: list[str]) -> Answer:
     """Call → parse → check, with one repair call; runs in a worker thread and touches no database."""
     answer = Answer()
-    if stop.is_set():
-        answer.error = "Not attempted because the AI provider failed on another article of this run."
+    if stopped:  # the provider is down, out of quota or misconfigured: more calls would not help
+        answer.error = f"Not attempted because the AI provider failed on another article of this run: {stopped[0]}"
         return answer
     try:
         reply = provider.complete_json(model_id=model_id, request=request)
@@ -153,7 +152,7 @@ def _ask(provider, model_id: str, function: ContentGeneration, part: dict, reque
                 answer.error = f"The model gave an unusable answer twice, so nothing was saved for this task " \
                                f"and it was not charged. The problem: {second}"
     except ProviderError as exc:
-        stop.set()
+        stopped.append(exc.message)
         answer.error = exc.message
     except Exception as exc:  # a bug must fail one article, not leave the batch hanging
         answer.error = f"Unexpected error ({type(exc).__name__}): {str(exc)[:300]}"
@@ -232,7 +231,7 @@ def _write_all(job: Job, progress: Progress, function: ContentGeneration, model:
     items = context["tasks"]
     approve = settings_for(job.site_id).auto_approve if job.site_id else False
     total, billed, outcomes, futures = len(items), [], {}, {}
-    stop = threading.Event()
+    stopped: list[str] = []  # the first provider failure's message (list.append is thread-safe)
     workers = min(concurrency_for(model.provider.slug), max(1, total))
     progress("AI_CALL", 25, f"Writing {total} article(s), {workers} at a time…", force=True)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"writer-job-{job.id}") as pool:
@@ -245,7 +244,7 @@ def _write_all(job: Job, progress: Progress, function: ContentGeneration, model:
             part = function.chunk_context(context, index, [item])
             request = TextRequest(messages=function.build_prompt(part), max_tokens=max_tokens,
                                   temperature=temperature, demo_answer=lambda part=part: function.demo_answer(part))
-            futures[pool.submit(_ask, provider, model.model_id, function, part, request, stop)] = index
+            futures[pool.submit(_ask, provider, model.model_id, function, part, request, stopped)] = index
         for future in as_completed(futures):
             index = futures[future]
             answer, item = future.result(), items[index]
@@ -300,6 +299,7 @@ class ContentGenerationJob(framework.AIJobKind):
     title = ContentGeneration.title
     module = "writer"
     function_name = FUNCTION
+    timeout = 3600  # up to MAX_TASKS articles; each call is bounded by the provider's own timeout
 
     def run(self, job: Job, progress: Progress) -> dict:
         return run_generation(job, progress)
