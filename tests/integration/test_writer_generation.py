@@ -252,3 +252,45 @@ def test_cancelling_a_queued_run_puts_its_tasks_back_to_be_written(app, ids):
     start(app, ids, world["tasks"], tier="testing")  # and it can be started again
     run_worker(app)
     assert len(articles(app, ids["account"])) == 1
+
+
+def test_a_long_article_is_written_section_by_section_and_holds_its_length(app, ids, fake_openai):
+    world = make_tasks(app, ids["account"], ["The long espresso guide"], target=2500)
+    sentence = "Good espresso starts with fresh beans and a careful grind every single time."
+
+    def paragraphs(words: int) -> str:
+        return "<p>" + " ".join([sentence] * (words // len(sentence.split()))) + "</p>"
+
+    def answer(request):
+        user = json.loads(request.get_data())["messages"][-1]["content"]
+        if "This is part 1:" in user:
+            body = article("The long espresso guide", body_extra="")
+            body["body_html"] = paragraphs(200)
+        else:
+            heads = [h for h in OUTLINE if f"H{h['level']} {h['text']}" in user.split("This is part", 1)[1]]
+            body = {"body_html": "".join(f"<h{h['level']}>{h['text']}</h{h['level']}>" for h in heads)
+                    + paragraphs(2300 // 3)}
+        return Response(answer_with(body), content_type="application/json")
+
+    fake_openai.expect_request(PATH, method="POST").respond_with_handler(answer)
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        assert runner.estimate_generation(task_ids=world["tasks"], tier="live")["calls"] == 4
+        db.session.remove()
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    assert job_row(app, job_id)["status"] == "succeeded", job_row(app, job_id)["error"]
+    assert len(fake_openai.log) == 4  # the introduction and three H2 sections, no repairs
+    [row] = articles(app, ids["account"])
+    assert 1875 <= row["words"] <= 3125
+    positions = [row["body"].index(f">{h['text']}</h{h['level']}>") for h in OUTLINE]
+    assert positions == sorted(positions) and row["meta_title"] == "The long espresso guide"
+
+
+def test_the_demo_provider_writes_long_articles_in_parts_too(app, ids):
+    world = make_tasks(app, ids["account"], ["The long espresso guide"], target=4000)
+    start(app, ids, world["tasks"], tier="testing")
+    run_worker(app)
+    [row] = articles(app, ids["account"])
+    assert 3000 <= row["words"] <= 5000 and row["body"].count(DEMO_LABEL) == 1
+    assert all(f">{h['text']}</h{h['level']}>" in row["body"] for h in OUTLINE)

@@ -8,8 +8,6 @@ with the reason, and its calls are not charged. The parallel batch runner is in 
 
 from __future__ import annotations
 
-import html
-
 from sqlalchemy import select
 
 from app.errors import NotFound, ValidationError
@@ -21,11 +19,11 @@ from app.services.ai.framework import AIFunction, register_function
 from app.services.ai.output import OutputError, clean_text, sanitize_html
 from app.services.ai.providers import DEMO_LABEL
 from app.services.planner.ideas import parse_ids
-from app.services.writer import text
+from app.services.writer import sections, text
 
 FUNCTION = "content_generation"
 MAX_TASKS = 50
-MIN_WORDS, MAX_WORDS = 300, 3000  # one call per article; longer articles need section-by-section writing
+MIN_WORDS, MAX_WORDS = 300, 6000  # above sections.LONG_FROM an article is written section by section
 LENGTH_TOLERANCE = 0.25
 
 SCHEMA = {
@@ -164,25 +162,8 @@ class ContentGeneration(AIFunction):
                               f"(e.g. “{missing[0][:80]}”); use each as an H2 or H3.")
 
 
-_FILLER = ("This placeholder sentence stands in for real writing about {kw} so the editor, review and "
-           "publishing steps can be tried offline.")
-
-
 def demo_article(task: dict) -> dict:
     """A clearly labelled placeholder article of about the target length with the task's headings."""
-    keyword = task.get("primary_keyword") or task["title"]
-    outline = task["outline"] or [{"level": 2, "text": "Overview"}]
     intro = f"{DEMO_LABEL}. This is a placeholder article for “{task['title']}”."
-    sentence = _FILLER.format(kw=keyword)
-    per_sentence = len(sentence.split())
-    budget = max(0, task["target_words"] - len(intro.split()) - sum(len(h["text"].split()) for h in outline))
-    per_section = max(1, round(budget / per_sentence / len(outline)))
-    parts = [f"<p>{html.escape(intro)}</p>"]
-    for heading in outline:
-        level = 3 if int(heading.get("level", 2)) == 3 else 2
-        parts.append(f"<h{level}>{html.escape(heading['text'])}</h{level}>")
-        parts.append("<p>" + " ".join([html.escape(sentence)] * per_section) + "</p>")
-    title = f"Demo: {task['title']}"
-    return {"title": title[:300], "meta_title": title[:60], "meta_description": f"{DEMO_LABEL}: {task['title']}"[:160],
-            "slug": text.slugify(task["title"]), "excerpt": f"{DEMO_LABEL}. A placeholder for “{task['title']}”.",
-            "body_html": "".join(parts)}
+    outline = task["outline"] or [{"level": 2, "text": "Overview"}]
+    return {**sections.demo_meta(task), "body_html": sections.demo_body(task, outline, task["target_words"], intro)}

@@ -28,7 +28,7 @@ from app.services.ai.providers import ProviderError, TextRequest, TextResult, pr
 from app.services.job_kinds import Progress, register
 from app.services.planner.ideas import parse_ids
 from app.services.writer import content as content_service
-from app.services.writer import text
+from app.services.writer import sections, text
 from app.services.writer.generation import FUNCTION, MAX_TASKS, ContentGeneration
 from app.services.writer.status import settings_for
 
@@ -94,7 +94,8 @@ def estimate_generation(*, task_ids: list, tier: str = "testing") -> dict:
             f"“{t[:60]}” {r}" for t, r in skipped[:5]) + ".")
     estimate = framework.estimate(function=FUNCTION, payload={"task_ids": [t.id for t in writable]},
                                   tier=_tier(tier))
-    return {**estimate, "tasks": writable, "skipped": skipped, "calls": len(writable)}
+    calls = sum(sections.calls_for(t.target_words, t.outline) for t in writable)
+    return {**estimate, "tasks": writable, "skipped": skipped, "calls": calls}
 
 
 def start_generation(*, task_ids: list, tier: str = "testing", created_by_id: int | None) -> tuple[Job, list]:
@@ -126,31 +127,43 @@ def get_run(job_id: int) -> Job:
 
 # --- The worker side -----------------------------------------------------------------------------
 
-def _ask(provider, model_id: str, function: ContentGeneration, part: dict, request: TextRequest,
-         stopped: list[str]) -> Answer:
-    """Call → parse → check, with one repair call; runs in a worker thread and touches no database."""
-    answer = Answer()
+def _ask(provider, model_id: str, function: ContentGeneration, part: dict, steps: list[sections.Step],
+         max_tokens: int, temperature: float, stopped: list[str]) -> Answer:
+    """Each call of one article → parse → check, with one repair call each; runs in a worker thread and
+    touches no database."""
+    answer, answers = Answer(), []
     if stopped:  # the provider is down, out of quota or misconfigured: more calls would not help
         answer.error = f"Not attempted because the AI provider failed on another article of this run: {stopped[0]}"
         return answer
     try:
-        reply = provider.complete_json(model_id=model_id, request=request)
-        answer.usage.append(reply)
-        try:
-            answer.data = _checked(function, reply.text, part)
-        except OutputError as first:
-            repair = [*request.messages, {"role": "assistant", "content": reply.text[:8000]},
-                      {"role": "user", "content": f"Your answer could not be used: {first} "
-                                                  "Reply again with only the corrected JSON object."}]
-            reply = provider.complete_json(model_id=model_id, request=TextRequest(
-                messages=repair, max_tokens=request.max_tokens, temperature=request.temperature,
-                demo_answer=request.demo_answer))
+        for number, step in enumerate(steps, start=1):
+            where = f" (part {number} of {len(steps)})" if len(steps) > 1 else ""
+            request = TextRequest(messages=step.messages, max_tokens=max_tokens, temperature=temperature,
+                                  demo_answer=step.demo)
+            reply = provider.complete_json(model_id=model_id, request=request)
             answer.usage.append(reply)
             try:
-                answer.data = _checked(function, reply.text, part)
+                answers.append(_checked(step, reply.text))
+                continue
+            except OutputError as first:
+                repair = [*step.messages, {"role": "assistant", "content": reply.text[:8000]},
+                          {"role": "user", "content": f"Your answer could not be used: {first} "
+                                                      "Reply again with only the corrected JSON object."}]
+            reply = provider.complete_json(model_id=model_id, request=TextRequest(
+                messages=repair, max_tokens=max_tokens, temperature=temperature, demo_answer=step.demo))
+            answer.usage.append(reply)
+            try:
+                answers.append(_checked(step, reply.text))
             except OutputError as second:
-                answer.error = f"The model gave an unusable answer twice, so nothing was saved for this task " \
-                               f"and it was not charged. The problem: {second}"
+                answer.error = f"The model gave an unusable answer twice{where}, so nothing was saved for this " \
+                               f"task and it was not charged. The problem: {second}"
+                return answer
+        data = sections.assemble(answers)
+        if len(steps) > 1:
+            function.check(data, part)  # the parts together: length and headings of the whole article
+        answer.data = data
+    except OutputError as exc:
+        answer.error = f"The parts of the article did not add up, so nothing was saved and it was not charged: {exc}"
     except ProviderError as exc:
         stopped.append(exc.message)
         answer.error = exc.message
@@ -159,9 +172,9 @@ def _ask(provider, model_id: str, function: ContentGeneration, part: dict, reque
     return answer
 
 
-def _checked(function: ContentGeneration, reply: str, part: dict) -> dict:
-    data = parse_json(reply, function.schema)
-    function.check(data, part)
+def _checked(step: sections.Step, reply: str) -> dict:
+    data = parse_json(reply, step.schema)
+    step.check(data)
     return data
 
 
@@ -242,9 +255,8 @@ def _write_all(job: Job, progress: Progress, function: ContentGeneration, model:
                                    "error": "The task was deleted before it was written."}
                 continue
             part = function.chunk_context(context, index, [item])
-            request = TextRequest(messages=function.build_prompt(part), max_tokens=max_tokens,
-                                  temperature=temperature, demo_answer=lambda part=part: function.demo_answer(part))
-            futures[pool.submit(_ask, provider, model.model_id, function, part, request, stopped)] = index
+            futures[pool.submit(_ask, provider, model.model_id, function, part, sections.steps(function, part),
+                                max_tokens, temperature, stopped)] = index
         for future in as_completed(futures):
             index = futures[future]
             answer, item = future.result(), items[index]
