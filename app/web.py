@@ -80,6 +80,12 @@ def _switcher_sites():
     return list_sites()
 
 
+def _new_submit_token() -> str:
+    from app.services.jobs import new_submit_token
+
+    return new_submit_token()
+
+
 def install(app: Flask) -> None:
     """Context processor and security headers."""
 
@@ -96,6 +102,7 @@ def install(app: Flask) -> None:
             "active_sector": g.get("active_sector"),
             "is_operator": current_user.is_authenticated and current_user.is_operator,
             "switcher_sites": _switcher_sites,
+            "new_submit_token": _new_submit_token,
         }
 
     @app.after_request
