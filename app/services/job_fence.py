@@ -64,7 +64,7 @@ def _check_before_commit(session: Session) -> None:
     if fence is None:
         return
     job_id, token = fence
-    held = session.execute(select(JOBS.c.id).where(_owned(job_id, token)).with_for_update()).first()
+    held = session.execute(select(JOBS.c.id).where(_owned(job_id, token)).with_for_update(key_share=True)).first()
     if held is None:
         raise JobLost(job_id)
 

@@ -148,12 +148,18 @@ def recent_jobs(*, limit: int = 50) -> list[Job]:
 
 
 def _finish(job_id: int, *, status: str, message: str, error: str | None = None,
-            only_if: tuple[str, ...] = ("queued", "running"), owner_token: str | None = None) -> bool:
-    """End the job unless it already ended (or, given the owner's token, unless another owner has it)."""
+            only_if: tuple[str, ...] = ("queued", "running"), owner_token: str | None = None,
+            skip_locked: bool = False) -> bool:
+    """End the job unless it already ended (or, given the owner's token, unless another owner has it).
+
+    skip_locked (the reaper): leave a job alone whose row is locked — its worker is committing right now.
+    """
     values = dict(status=status, message=message, error=error, finished_at=utcnow())
     condition = (JOBS.c.id == job_id) & JOBS.c.status.in_(only_if)
     if owner_token is not None:
         condition &= JOBS.c.owner_token == owner_token
+    if skip_locked:
+        condition = JOBS.c.id.in_(select(JOBS.c.id).where(condition).with_for_update(key_share=True, skip_locked=True))
     with db.engine.begin() as conn:
         changed = conn.execute(JOBS.update().where(condition).values(**values)).rowcount
     return changed == 1
@@ -308,7 +314,7 @@ def _rq_job_exists(rq_id: str | None) -> bool:
 
 
 def _reap(job: Job, message: str, only_if: tuple[str, ...] = ("running",)) -> int:
-    if not _finish(job.id, status="failed", message="Failed", error=message, only_if=only_if):
+    if not _finish(job.id, status="failed", message="Failed", error=message, only_if=only_if, skip_locked=True):
         return 0
     with tenancy.account_scope(job.account_id):
         _release(job, message)
