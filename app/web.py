@@ -89,6 +89,8 @@ def _new_submit_token() -> str:
 def install(app: Flask) -> None:
     """Context processor and security headers."""
 
+    app.jinja_env.globals["new_submit_token"] = _new_submit_token  # a global: macros see it too
+
     @app.context_processor
     def inject():
         return {
@@ -102,7 +104,6 @@ def install(app: Flask) -> None:
             "active_sector": g.get("active_sector"),
             "is_operator": current_user.is_authenticated and current_user.is_operator,
             "switcher_sites": _switcher_sites,
-            "new_submit_token": _new_submit_token,
         }
 
     @app.after_request
