@@ -61,8 +61,8 @@ def fenced(job_id: int, token: str) -> Iterator[None]:
 
 def _check_before_commit(session: Session) -> None:
     fence = _fence.get()
-    if fence is None:
-        return
+    if fence is None or session.in_nested_transaction():
+        return  # a savepoint is not a commit; locking the row there would block progress writes until the end
     job_id, token = fence
     held = session.execute(select(JOBS.c.id).where(_owned(job_id, token)).with_for_update(key_share=True)).first()
     if held is None:
