@@ -15,16 +15,23 @@ from werkzeug import Response
 
 from app import tenancy
 from app.extensions import db
-from app.models import Cluster, CreditTransaction, Idea, Job, Notification
+from app.models import Cluster, CreditTransaction, Notification
 from app.services.billing import credits
 from app.services.job_kinds import JobKind, register
 from app.services.jobs import enqueue_job, reap_stale_jobs
-from tests.integration.ai_support import EMAIL, chat_answer, configure_openai, job_row, ledger, run_worker
+from tests.integration.ai_support import (
+    EMAIL,
+    chat_answer,
+    configure_openai,
+    job_row,
+    ledger,
+    run_worker,
+    setup_account,
+)
 from tests.integration.helpers import add_site, signed_in
 from tests.integration.test_planner_clustering import KEYWORDS, add_keywords, clusters_of
 from tests.integration.test_planner_clustering import start as start_clustering
 from tests.integration.test_planner_ideas import build_world, idea, ideas_in_db
-from tests.integration.ai_support import setup_account
 
 PATH = "/v1/chat/completions"
 REAPED = "The worker running this job stopped unexpectedly"
@@ -278,3 +285,55 @@ def test_a_heartbeat_that_fails_keeps_beating_and_the_job_is_not_reaped(app, mon
     assert seen["beat_at"] > seen["recovered_at"], seen  # beating resumed after the failures
     assert seen["reaped"] == 0
     assert job_row(app, job_id)["status"] == "succeeded"
+
+
+LOST_GATE = {"running": threading.Event(), "go": threading.Event(), "went_on": []}
+
+
+@register
+class ReportsAfterAPause(JobKind):
+    """Reports progress, pauses, then reports again (throttled: no write) before doing more work."""
+
+    name = "test.fencing.reports_after_a_pause"
+    title = "Pausing test job"
+
+    def run(self, job, progress):
+        progress("PREP", 10, "Starting…", force=True)
+        LOST_GATE["running"].set()
+        LOST_GATE["go"].wait(30)
+        progress("PREP", 11, "Going on…")
+        LOST_GATE["went_on"].append(job.id)
+        return {"summary": "Went on"}
+
+
+def test_a_heartbeat_that_finds_the_job_reaped_stops_the_work_at_its_next_step(app, monkeypatch):
+    ids = setup_account(app)
+    monkeypatch.setitem(app.config, "JOB_HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setitem(app.config, "JOB_PROGRESS_THROTTLE_SECONDS", 600)  # the second report writes nothing
+    monkeypatch.setitem(app.config, "JOB_STALE_AFTER_SECONDS", 0)
+    LOST_GATE["running"].clear()
+    LOST_GATE["go"].clear()
+    LOST_GATE["went_on"].clear()
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        job_id = enqueue_job(kind=ReportsAfterAPause.name, payload={}, created_by_id=ids["user"]).id
+        db.session.remove()
+    reaped: list[int] = []
+
+    def reap_then_let_go():
+        try:
+            assert LOST_GATE["running"].wait(30)
+            with app.app_context():
+                reaped.append(reap_stale_jobs())
+            time.sleep(0.5)  # a few heartbeats find the job no longer theirs
+        finally:
+            LOST_GATE["go"].set()
+
+    side = threading.Thread(target=reap_then_let_go)
+    side.start()
+    run_worker(app)
+    side.join(30)
+
+    assert reaped == [1]
+    assert LOST_GATE["went_on"] == []  # the work stopped at its next progress report
+    job = job_row(app, job_id)
+    assert job["status"] == "failed" and REAPED in job["error"] and job["result"] is None
