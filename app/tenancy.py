@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import ForeignKey, Integer, event, false
+from sqlalchemy import ForeignKey, Integer, event, false, or_
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -57,6 +57,31 @@ class SiteOwned(TenantOwned):
         return mapped_column(
             Integer, ForeignKey("sites.id", ondelete="CASCADE"), index=True, nullable=False
         )
+
+
+_site_scoped: tuple[tuple[type, bool], ...] | None = None
+
+
+def site_scoped_models() -> tuple[tuple[type, bool], ...]:
+    """Every tenant-owned model with a `site_id` column, with whether the column may be empty.
+
+    Found from the models, not listed: a new model that belongs to a site follows the site grants
+    the moment it exists. A row with an empty site_id belongs to the whole account (e.g. a job that
+    concerns no site) and is visible to everyone in the account.
+    """
+    global _site_scoped
+    if _site_scoped is None:
+        import app.models  # noqa: F401  (every model registered)
+
+        found, pending = [], list(TenantOwned.__subclasses__())
+        while pending:
+            cls = pending.pop()
+            pending.extend(cls.__subclasses__())
+            table = getattr(cls, "__table__", None)
+            if table is not None and "site_id" in table.c and cls not in (c for c, _ in found):
+                found.append((cls, bool(table.c.site_id.nullable)))
+        _site_scoped = tuple(sorted(found, key=lambda item: item[0].__name__))
+    return _site_scoped
 
 
 def current_scope() -> TenantScope:
@@ -136,12 +161,15 @@ def _restrict(state: ORMExecuteState) -> None:
         ]
     if account_id is not None and scope.site_ids is not None:
         site_ids = sorted(scope.site_ids) or [0]
-        options += [
-            with_loader_criteria(
-                SiteOwned, lambda cls: cls.site_id.in_(site_ids), include_aliases=True
-            ),
-            with_loader_criteria(Site, lambda cls: cls.id.in_(site_ids), include_aliases=True),
-        ]
+        options.append(with_loader_criteria(Site, lambda cls: cls.id.in_(site_ids), include_aliases=True))
+        for model, nullable in site_scoped_models():
+            if nullable:
+                options.append(with_loader_criteria(
+                    model, lambda cls: or_(cls.site_id.in_(site_ids), cls.site_id.is_(None)),
+                    include_aliases=True))
+            else:
+                options.append(with_loader_criteria(
+                    model, lambda cls: cls.site_id.in_(site_ids), include_aliases=True))
     state.statement = state.statement.options(*options)
 
 
@@ -151,6 +179,7 @@ def _guard_writes(session: Session, flush_context, instances) -> None:
         return
     from app.models.accounts import Account, User
 
+    site_scoped = dict(site_scoped_models())
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, Account):
             if obj in session.new:
@@ -176,8 +205,9 @@ def _guard_writes(session: Session, flush_context, instances) -> None:
             raise CrossTenantWrite(
                 f"Refusing to write {type(obj).__name__} of another account"
             )
-        if scope.site_ids is not None and isinstance(obj, SiteOwned):
-            if obj.site_id not in scope.site_ids:
+        if scope.site_ids is not None and type(obj) in site_scoped:
+            account_wide = obj.site_id is None and site_scoped[type(obj)]
+            if not account_wide and obj.site_id not in scope.site_ids:
                 raise CrossTenantWrite(
                     f"Refusing to write {type(obj).__name__} of a site not granted"
                 )

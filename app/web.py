@@ -80,8 +80,16 @@ def _switcher_sites():
     return list_sites()
 
 
+def _new_submit_token() -> str:
+    from app.services.jobs import new_submit_token
+
+    return new_submit_token()
+
+
 def install(app: Flask) -> None:
     """Context processor and security headers."""
+
+    app.jinja_env.globals["new_submit_token"] = _new_submit_token  # a global: macros see it too
 
     @app.context_processor
     def inject():

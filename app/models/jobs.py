@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -32,9 +32,17 @@ class Job(TenantOwned, db.Model):
     rq_id: Mapped[str | None] = mapped_column(String(100))
     credits_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     credits_charged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the job concerns one site: editors and viewers see only the jobs of their granted sites.
     site_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sites.id", ondelete="SET NULL"), nullable=True
+        ForeignKey("sites.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # Fencing: the claim that made the job running. Output and settlement commit only while the row
+    # is still running under this token (a reaped job's late worker finds it changed).
+    owner_token: Mapped[str | None] = mapped_column(String(32))
+    # The one-time token of the form that asked for the work: a second submit finds this job.
+    submit_token: Mapped[str | None] = mapped_column(String(64))
+    # What the work is (kind and input): at most one queued or running copy per account.
+    work_key: Mapped[str | None] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
@@ -42,6 +50,13 @@ class Job(TenantOwned, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_jobs_account_id_submit_token", "account_id", "submit_token", unique=True,
+              postgresql_where=text("submit_token IS NOT NULL")),
+        Index("uq_jobs_account_id_work_key_active", "account_id", "work_key", unique=True,
+              postgresql_where=text("work_key IS NOT NULL AND status IN ('queued', 'running')")),
+    )
 
     @property
     def is_finished(self) -> bool:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import json
+import logging
+import re
 import time
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
+from typing import Iterator
 
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import tenancy
 from app.errors import Conflict, DomainError, NotFound
@@ -17,27 +25,81 @@ from app.extensions import db
 from app.models import Account, Job
 from app.modules import MODULE_LABELS
 from app.queue import get_queue, redis_connection
+from app.services import job_fence
 from app.services.job_errors import failure_report
+from app.services.job_fence import JobLost
 from app.services.job_kinds import JOB_KINDS, Progress, kind_for
 from app.services.notifications import notify
 from app.timeutil import as_utc, utcnow
 
 JOBS = Job.__table__
+log = logging.getLogger(__name__)
+SUBMIT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_submission: ContextVar[str | None] = ContextVar("igny8_submit_token", default=None)
+
+
+def new_submit_token() -> str:
+    """A one-time token for a form that spends credits (rendered as a hidden field)."""
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def submission(token: str | None) -> Iterator[None]:
+    """Jobs enqueued within the block carry the form's one-time token: a second submit finds the first job."""
+    token = (token or "").strip()
+    reset = _submission.set(token if SUBMIT_TOKEN_RE.match(token) else None)
+    try:
+        yield
+    finally:
+        _submission.reset(reset)
+
+
+def _work_key(kind: str, payload: dict, site_id: int | None) -> str:
+    body = json.dumps([kind, site_id, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _same_work(*, submit_token: str | None, work_key: str | None) -> Job | None:
+    """The job this submission already made, or the identical spending job still queued or running."""
+    if submit_token:
+        job = db.session.scalars(select(Job).where(Job.submit_token == submit_token)).first()
+        if job is not None:
+            return job
+    if work_key:
+        return db.session.scalars(select(Job).where(
+            Job.work_key == work_key, Job.status.in_(("queued", "running")))).first()
+    return None
 
 
 def enqueue_job(
     *, kind: str, payload: dict, created_by_id: int | None, site_id: int | None = None, title: str = "",
     reserve_credits: int = 0, operation: str | None = None,
 ) -> Job:
-    """Reserve the estimate, record a queued job in the bound account, commit, then hand its id to RQ."""
+    """Reserve the estimate, record a queued job in the bound account, commit, then hand its id to RQ.
+
+    Spending is idempotent: a job started from a form carrying a one-time token (see `submission`) is
+    made once per token, and a second identical spending job is not made while the first is queued or
+    running; either way the first job is returned and nothing more is reserved.
+    """
     job_kind = kind_for(kind)
     account = db.session.scalars(select(Account)).one()
     _check_module(account, job_kind.module)
+    submit_token = _submission.get()
+    work_key = _work_key(kind, payload, site_id) if reserve_credits else None
+    existing = _same_work(submit_token=submit_token, work_key=work_key)
+    if existing is not None:
+        return existing
     job = Job(kind=kind, title=title or job_kind.title, status="queued", phase="INIT", progress=0,
               message="Waiting for a worker…", payload=payload, site_id=site_id,
-              created_by_id=created_by_id)
-    db.session.add(job)
-    db.session.flush()
+              created_by_id=created_by_id, submit_token=submit_token, work_key=work_key)
+    try:
+        with db.session.begin_nested():  # the unique indexes settle a race between two submits
+            db.session.add(job)
+    except IntegrityError:
+        existing = _same_work(submit_token=submit_token, work_key=work_key)
+        if existing is None:
+            raise Conflict("This work was already started; see Jobs.") from None
+        return existing
     if reserve_credits:
         from app.services.billing import credits
 
@@ -86,85 +148,81 @@ def recent_jobs(*, limit: int = 50) -> list[Job]:
     return list(db.session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
 
 
-def _write(job_id: int, **values) -> int:
-    """Update the job row in its own short transaction, visible at once to pollers."""
-    with db.engine.begin() as conn:
-        return conn.execute(JOBS.update().where(JOBS.c.id == job_id).values(**values)).rowcount
-
-
 def _finish(job_id: int, *, status: str, message: str, error: str | None = None,
-            result: dict | None = None, only_if: tuple[str, ...] = ("queued", "running")) -> bool:
+            only_if: tuple[str, ...] = ("queued", "running"), owner_token: str | None = None,
+            skip_locked: bool = False) -> bool:
+    """End the job unless it already ended (or, given the owner's token, unless another owner has it).
+
+    skip_locked (the reaper): leave a job alone whose row is locked — its worker is committing right now.
+    """
     values = dict(status=status, message=message, error=error, finished_at=utcnow())
-    if result is not None:
-        values["result"] = result
-    if status == "succeeded":
-        values.update(phase="DONE", progress=100)
+    condition = (JOBS.c.id == job_id) & JOBS.c.status.in_(only_if)
+    if owner_token is not None:
+        condition &= JOBS.c.owner_token == owner_token
+    if skip_locked:
+        condition = JOBS.c.id.in_(select(JOBS.c.id).where(condition).with_for_update(key_share=True, skip_locked=True))
     with db.engine.begin() as conn:
-        changed = conn.execute(
-            JOBS.update().where(JOBS.c.id == job_id, JOBS.c.status.in_(only_if)).values(**values)
-        ).rowcount
+        changed = conn.execute(JOBS.update().where(condition).values(**values)).rowcount
     return changed == 1
 
 
 class _Reporter:
-    """Throttled progress writes (about once a second, always on a phase change)."""
+    """Throttled progress writes (about once a second, always on a phase change), fenced by the owner token:
+    once the job is no longer this worker's, the next report raises JobLost and the work stops."""
 
-    def __init__(self, job_id: int, throttle: float) -> None:
-        self.job_id = job_id
-        self.throttle = throttle
+    def __init__(self, job_id: int, token: str, throttle: float, heartbeat: job_fence.Heartbeat) -> None:
+        self.job_id, self.token, self.throttle, self.heartbeat = job_id, token, throttle, heartbeat
         self.last_write = 0.0
         self.last_phase = None
 
     def __call__(self, *, phase: str, percent: int, message: str = "", force: bool = False) -> None:
+        if self.heartbeat.lost.is_set():
+            raise JobLost(self.job_id)
         now = time.monotonic()
         if not force and phase == self.last_phase and now - self.last_write < self.throttle:
             return
         self.last_write, self.last_phase = now, phase
-        _write(self.job_id, phase=phase, progress=max(0, min(99, int(percent))), message=message,
-               heartbeat_at=utcnow())
-
-
-class _Heartbeat(threading.Thread):
-    """Marks the job alive while it runs, so the reaper can tell a vanished worker."""
-
-    def __init__(self, app, job_id: int, every: float) -> None:
-        super().__init__(daemon=True)
-        self.app, self.job_id, self.every = app, job_id, every
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.every):
-            with self.app.app_context():
-                _write(self.job_id, heartbeat_at=utcnow())
+        if not job_fence.write_owned(self.job_id, self.token, phase=phase, message=message,
+                                     progress=max(0, min(99, int(percent))), heartbeat_at=utcnow()):
+            raise JobLost(self.job_id)
 
 
 def execute_job(job_id: int) -> None:
-    """The worker wrapper: bind the job's account, run its kind, record the outcome."""
+    """The worker wrapper: bind the job's account, claim it, run its kind, record the outcome (fenced)."""
+    job_fence.install()
     job = db.session.scalars(select(Job).where(Job.id == job_id).execution_options(all_accounts=True)).first()
     if job is None or job.status != "queued":
         return  # unknown, cancelled or already handled by another worker
     tenancy.bind(job.account_id)
     app = current_app._get_current_object()
-    heartbeat = _Heartbeat(app, job.id, app.config["JOB_HEARTBEAT_SECONDS"])
+    token = uuid.uuid4().hex
+    heartbeat = job_fence.Heartbeat(app, job.id, token, app.config["JOB_HEARTBEAT_SECONDS"])
+    claimed = False
     try:
         job_kind = kind_for(job.kind)
         account = db.session.scalars(select(Account)).one()
-        claimed = _write_if(job.id, "queued", status="running", phase="INIT", progress=1,
+        claimed = _write_if(job.id, "queued", status="running", phase="INIT", progress=1, owner_token=token,
                             message="Starting…", started_at=utcnow(), heartbeat_at=utcnow())
         if not claimed:
             return
         heartbeat.start()
         _check_module(account, job_kind.module)
-        progress = Progress(_Reporter(job.id, app.config["JOB_PROGRESS_THROTTLE_SECONDS"]))
+        progress = Progress(_Reporter(job.id, token, app.config["JOB_PROGRESS_THROTTLE_SECONDS"], heartbeat))
         db.session.refresh(job)
-        result = job_kind.run(job, progress)
-        db.session.commit()
-        if _finish(job.id, status="succeeded", message="Done", result=result or {}, only_if=("running",)):
-            _notify_outcome(job, succeeded=True)
+        with job_fence.fenced(job.id, token):
+            result = job_kind.run(job, progress)
+            job_fence.complete(job.id, token, result or {})  # output, settlement and status commit together
+        _notify_outcome(job, succeeded=True)
+    except JobLost:
+        db.session.rollback()  # nothing saved, nothing charged; the row keeps what the reaper wrote
+        log.warning("Job %s lost its worker's ownership (reaped); its work was discarded", job_id)
     except Exception as exc:
         db.session.rollback()
         message, detail = failure_report(exc, job.id)  # never raw exception text for customers
-        if _finish(job.id, status="failed", message="Failed", error=message):
+        # Once claimed, only this worker's claim may fail the job: a reaped job keeps the reaper's words.
+        ended = _finish(job.id, status="failed", message="Failed", error=message, owner_token=token) if claimed \
+            else _finish(job.id, status="failed", message="Failed", error=message, only_if=("queued",))
+        if ended:
             if detail:
                 _write(job.id, error_detail=detail)
             _release(job, message)
@@ -172,7 +230,7 @@ def execute_job(job_id: int) -> None:
         if not isinstance(exc, DomainError):
             raise
     finally:
-        heartbeat.stopped.set()
+        heartbeat.stop()
         tenancy.unbind()
 
 
@@ -251,7 +309,7 @@ def _rq_job_exists(rq_id: str | None) -> bool:
 
 
 def _reap(job: Job, message: str, only_if: tuple[str, ...] = ("running",)) -> int:
-    if not _finish(job.id, status="failed", message="Failed", error=message, only_if=only_if):
+    if not _finish(job.id, status="failed", message="Failed", error=message, only_if=only_if, skip_locked=True):
         return 0
     with tenancy.account_scope(job.account_id):
         _release(job, message)

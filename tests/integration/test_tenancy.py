@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -18,7 +20,7 @@ def _foreign_ids(app, accounts):
     """Rows of account A that account B's people will ask for."""
     a = accounts["a"]
     with app.app_context(), tenancy.account_scope(a["account"]):
-        job = Job(kind="site.check", title="A's job", payload={"site_id": a["site"]})
+        job = Job(kind="site.check", title="A's job", payload={"site_id": a["site"]}, site_id=a["site"])
         note = Notification(user_id=a["owner"], title="A's news")
         cluster = Cluster(site_id=a["site"], sector_id=a["sectors"][0], name="Acme's cluster")
         db.session.add_all([job, note, cluster])
@@ -286,3 +288,185 @@ def _assert_a_untouched(app, accounts):
         for article in db.session.scalars(select(Content)):
             assert (article.status, article.version, article.title) == ("review", 1, "Acme's article")
         db.session.remove()
+
+
+# --- Site grants inside an account: the role matrix --------------------------------------------------------
+
+# The kinds of id the routes above take: rows of one site (editors and viewers reach only their granted
+# sites' rows) and rows of the whole account. A new kind of id must be sorted into one of them.
+SITE_LEVEL_KEYS = {"site", "sector", "job", "cluster", "idea", "task", "keyword", "keyword_import"}
+ACCOUNT_LEVEL_KEYS = {"user", "invitation", "profile", "strategy"}
+SITE_ROUTES = [(m, t) for m, t in TENANT_ROUTES
+               if set(re.findall(r"{(\w+)}", t)) <= SITE_LEVEL_KEYS]
+
+
+def test_every_route_id_is_sorted_into_site_or_account_rows():
+    keys = {k for _m, t in TENANT_ROUTES for k in re.findall(r"{(\w+)}", t)} | {k for *_x, k in TENANT_FORM_FIELDS}
+    assert keys <= SITE_LEVEL_KEYS | ACCOUNT_LEVEL_KEYS, keys - SITE_LEVEL_KEYS - ACCOUNT_LEVEL_KEYS
+
+
+def _editor_of_another_site(app):
+    """Account A's rows on Acme Coffee, and an editor of A granted only A's other site, Acme Tea."""
+    from tests.integration.helpers import add_site
+
+    accounts = two_accounts(app)
+    ids = _foreign_ids(app, accounts)
+    tea, tea_sectors = add_site(app, accounts["a"]["account"], "Acme Tea", ("Green",))
+    add_member(app, accounts["a"]["account"], email="eddie@acme.example.com", role="editor", site_ids=[tea])
+    return accounts, ids, signed_in(app, "eddie@acme.example.com")
+
+
+@pytest.mark.parametrize("method,template", SITE_ROUTES)
+def test_an_editor_reaches_no_row_of_a_site_not_granted(app, method, template):
+    accounts, ids, web = _editor_of_another_site(app)
+    path = template.format(**ids)
+    if method == "GET":
+        response = web.get(path)
+    else:
+        response = web.post(path, {"name": "Hijacked", "url": "https://evil.example.com", "timezone": "UTC",
+                                   "confirm_name": "Acme Coffee"}, token_from="/sites/")
+    # 403 where the role may not use the route at all (e.g. managing sites); never the row itself.
+    assert response.status_code in (403, 404), (path, response.status_code)
+    assert "Acme Coffee" not in response.get_data(as_text=True).replace("Acme Tea", "")
+    _assert_a_untouched(app, accounts)
+    with app.app_context(), tenancy.all_accounts():
+        assert db.session.get(Job, ids["job"]).status == "queued"
+        assert db.session.get(Cluster, ids["cluster"]).name == "Acme's cluster"
+        db.session.remove()
+
+
+@pytest.mark.parametrize("path,field,key", [f for f in TENANT_FORM_FIELDS if f[2] in SITE_LEVEL_KEYS])
+def test_an_editor_cannot_name_rows_of_a_site_not_granted_in_forms(app, path, field, key):
+    accounts, ids, web = _editor_of_another_site(app)
+    response = web.post(path, {field: ids[key]}, token_from="/sites/")
+    assert response.status_code == 404, (path, response.status_code)
+    _assert_a_untouched(app, accounts)
+
+
+def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
+    """One row of every site-owned model for the site (the account must be bound)."""
+    from app.models import CreditReservation, CreditUsageLog, SiteAccess
+
+    rows: dict = {}
+    rows["Sector"] = Sector(site_id=site_id, name=f"Sector {tag}")
+    rows["Cluster"] = Cluster(site_id=site_id, sector_id=sector_id, name=f"Cluster {tag}")
+    rows["Job"] = Job(kind="site.check", title=f"Job {tag}", payload={}, site_id=site_id)
+    db.session.add_all(rows.values())
+    db.session.flush()
+    rows["Idea"] = Idea(site_id=site_id, sector_id=sector_id, cluster_id=rows["Cluster"].id, title=f"Idea {tag}")
+    rows["Keyword"] = Keyword(site_id=site_id, sector_id=sector_id, keyword=f"kw {tag}", normalized=f"kw {tag}")
+    rows["KeywordImport"] = KeywordImport(site_id=site_id, sector_id=sector_id, filename=f"{tag}.csv", data=b"k\n",
+                                          status="preview", shape={}, mapping={})
+    rows["CreditReservation"] = CreditReservation(operation="clustering", amount=1, idempotency_key=f"r-{tag}",
+                                                  job_id=rows["Job"].id, site_id=site_id)
+    rows["SiteAccess"] = SiteAccess(user_id=user_id, site_id=site_id)
+    db.session.add_all([rows[k] for k in ("Idea", "Keyword", "KeywordImport", "CreditReservation", "SiteAccess")])
+    db.session.flush()
+    rows["Task"] = Task(site_id=site_id, sector_id=sector_id, idea_id=rows["Idea"].id, title=f"Task {tag}")
+    rows["CreditUsageLog"] = CreditUsageLog(operation="clustering", credits=1, site_id=site_id,
+                                            reservation_id=rows["CreditReservation"].id)
+    db.session.add_all([rows["Task"], rows["CreditUsageLog"]])
+    db.session.flush()
+    return rows
+
+
+# Every model with a site_id column. test_every_site_owned_model_is_covered fails when a model with a
+# site_id column is added without a row in _site_rows and a name here.
+SITE_OWNED_MODELS = {"Sector", "Keyword", "Cluster", "Idea", "Task", "KeywordImport", "Job", "CreditReservation",
+                     "CreditUsageLog", "SiteAccess"}
+
+
+def test_every_site_owned_model_is_covered(app):
+    with_site_id = {m.class_.__name__ for m in db.Model.registry.mappers if "site_id" in m.local_table.c}
+    assert with_site_id == SITE_OWNED_MODELS, (
+        f"cover these in _site_rows and SITE_OWNED_MODELS: {sorted(with_site_id - SITE_OWNED_MODELS)}")
+    # …and app/tenancy.py applies the site grants to every one of them.
+    assert {cls.__name__ for cls, _ in tenancy.site_scoped_models()} == with_site_id
+
+
+def test_every_site_owned_model_follows_the_site_grants(app):
+    from tests.integration.helpers import add_site
+
+    accounts = two_accounts(app)
+    a = accounts["a"]
+    tea, tea_sectors = add_site(app, a["account"], "Acme Tea", ("Green",))
+    add_member(app, a["account"], email="eddie@acme.example.com", role="editor", site_ids=[tea])
+    with app.app_context(), tenancy.account_scope(a["account"]):
+        granted = {k: v.id for k, v in _site_rows(tea, tea_sectors[0], a["owner"], "tea").items()}
+        other = {k: v.id for k, v in _site_rows(a["site"], a["sectors"][0], a["owner"], "coffee").items()}
+        account_wide = Job(kind="ai.cluster_naming", title="Try-it run", payload={})
+        db.session.add(account_wide)
+        db.session.commit()
+        account_wide_id = account_wide.id
+        db.session.remove()
+    models = {m.class_.__name__: m.class_ for m in db.Model.registry.mappers}
+    for name in sorted(SITE_OWNED_MODELS):
+        model = models[name]
+        with app.app_context(), tenancy.account_scope(a["account"], {tea}):
+            seen = set(db.session.scalars(select(model.id)))
+            assert granted[name] in seen and other[name] not in seen, name
+            assert db.session.scalars(select(model).where(model.id == other[name])).first() is None, name
+            if name == "Job":
+                assert account_wide_id in seen  # a job of no site belongs to the whole account
+            db.session.remove()
+        with app.app_context():
+            with tenancy.all_accounts():
+                row = db.session.get(model, other[name])
+            with tenancy.account_scope(a["account"], {tea}):
+                db.session.delete(row)
+                with pytest.raises(CrossTenantWrite):
+                    db.session.flush()
+                db.session.rollback()
+            db.session.remove()
+        with app.app_context(), tenancy.account_scope(a["account"], {tea}):
+            db.session.add(model(**{**_blank(name), "site_id": a["site"]}))
+            with pytest.raises(CrossTenantWrite):
+                db.session.flush()
+            db.session.rollback()
+            db.session.remove()
+
+
+def _blank(name: str) -> dict:
+    """Enough fields to attempt creating a row (the write guard refuses it before the database is asked)."""
+    return {"Sector": {"name": "x"}, "Keyword": {"keyword": "x", "normalized": "x", "sector_id": 0},
+            "Cluster": {"name": "x", "sector_id": 0}, "Idea": {"title": "x", "sector_id": 0},
+            "Task": {"title": "x", "sector_id": 0}, "KeywordImport": {"filename": "x", "sector_id": 0},
+            "Job": {"kind": "site.check", "payload": {}},
+            "CreditReservation": {"operation": "x", "amount": 1, "idempotency_key": "x"},
+            "CreditUsageLog": {"operation": "x", "credits": 1}, "SiteAccess": {"user_id": 0}}[name]
+
+
+def test_an_editor_neither_lists_opens_polls_nor_cancels_jobs_of_a_site_not_granted(app):
+    accounts, ids, web = _editor_of_another_site(app)
+    a = accounts["a"]
+    with app.app_context(), tenancy.account_scope(a["account"]):
+        coffee = {kind: Job(kind=kind, title=f"Acme Coffee {kind}", payload={}, site_id=a["site"],
+                            result={"summary": "Acme Coffee secret plans", "ideas": 2, "clusters": []})
+                  for kind in ("ai.idea_generation", "planner.cluster", "site.check")}
+        tea_site = db.session.scalars(select(Site).where(Site.name == "Acme Tea")).one()
+        tea = Job(kind="site.check", title="Tea check", payload={}, site_id=tea_site.id)
+        db.session.add_all([*coffee.values(), tea])
+        db.session.commit()
+        coffee_ids = {kind: job.id for kind, job in coffee.items()}
+        tea_id = tea.id
+        db.session.remove()
+
+    for page in ("/jobs/", "/"):
+        html = web.get(page).get_data(as_text=True)
+        assert "Tea check" in html and "Acme Coffee " not in html, page
+    for job_id in coffee_ids.values():
+        for path in (f"/jobs/{job_id}", f"/jobs/{job_id}/progress"):
+            assert web.get(path).status_code == 404, path
+            assert web.get(path, headers={"HX-Request": "true"}).status_code == 404, path
+        assert web.post(f"/jobs/{job_id}/cancel", {}, token_from="/jobs/").status_code == 404
+    idea_run = coffee_ids["ai.idea_generation"]
+    for path in (f"/planner/ideas/generate/{idea_run}", f"/planner/ideas/generate/{idea_run}/results",
+                 f"/planner/clustering/{coffee_ids['planner.cluster']}"):
+        response = web.get(path)
+        assert response.status_code == 404 and "secret plans" not in response.get_data(as_text=True), path
+    with app.app_context(), tenancy.all_accounts():
+        assert {db.session.get(Job, j).status for j in coffee_ids.values()} == {"queued"}
+        db.session.remove()
+    # Their own site's job is theirs to open and cancel.
+    assert web.get(f"/jobs/{tea_id}").status_code == 200
+    assert web.post(f"/jobs/{tea_id}/cancel", {}, token_from="/jobs/").status_code == 302

@@ -68,8 +68,9 @@ def keyword_cluster_start():
     if sector is None:
         return render_template("planner/no_sector.html", stage="Clustering")
     try:
-        job = clustering.start(sector_id=sector.id, keyword_ids=_ids(request.form), created_by_id=current_user.id,
-                               **_options(request.form))
+        with job_service.submission(request.form.get("submit_token")):  # a second submit finds this run
+            job = clustering.start(sector_id=sector.id, keyword_ids=_ids(request.form),
+                                   created_by_id=current_user.id, **_options(request.form))
     except DomainError as exc:
         return make_response(render_template(
             "planner/cluster_run_form.html", sector=sector, count=0, error=exc.message,

@@ -14,6 +14,7 @@ from app.errors import DomainError, NotFound, ValidationError
 from app.htmx import is_htmx
 from app.models.planner import CONTENT_TYPES, IDEA_STATUSES, STRUCTURES
 from app.permissions import require, requires
+from app.services import jobs as job_service
 from app.services.planner import ideas as idea_service
 from app.services.planner.ideas import CONTENT_TYPE_LABELS, STRUCTURE_LABELS
 
@@ -109,8 +110,9 @@ def ideas_generate_start():
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
         per_cluster = _per_cluster()
-        job = idea_service.start_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
-                                       per_cluster=per_cluster, tier=tier, created_by_id=current_user.id)
+        with job_service.submission(request.form.get("submit_token")):  # a second submit finds this run
+            job = idea_service.start_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
+                                           per_cluster=per_cluster, tier=tier, created_by_id=current_user.id)
     except NotFound:
         raise
     except DomainError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, make_response, redirect, render_template, url_for
+from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
@@ -60,8 +60,9 @@ def run_cluster_naming():
     if not form.validate_on_submit():
         return _page(form, status=422)
     try:
-        job = framework.start_function(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
-                                       tier=form.tier.data, created_by_id=current_user.id)
+        with job_service.submission(request.form.get("submit_token")):  # a second submit finds this run
+            job = framework.start_function(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
+                                           tier=form.tier.data, created_by_id=current_user.id, site_id=None)
     except DomainError as exc:
         return _page(form, error=exc.message, status=exc.status_code if exc.status_code != 400 else 422)
     return redirect(url_for("thinker.cluster_naming_run", job_id=job.id))
