@@ -11,7 +11,7 @@ from app import tenancy
 from app.extensions import db
 from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
-from app.models import Content, ContentVersion
+from app.models import Content, ContentVersion, WriterSettings
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -294,7 +294,7 @@ def _assert_a_untouched(app, accounts):
 
 # The kinds of id the routes above take: rows of one site (editors and viewers reach only their granted
 # sites' rows) and rows of the whole account. A new kind of id must be sorted into one of them.
-SITE_LEVEL_KEYS = {"site", "sector", "job", "cluster", "idea", "task", "keyword", "keyword_import"}
+SITE_LEVEL_KEYS = {"site", "sector", "job", "cluster", "idea", "task", "keyword", "keyword_import", "content"}
 ACCOUNT_LEVEL_KEYS = {"user", "invitation", "profile", "strategy"}
 SITE_ROUTES = [(m, t) for m, t in TENANT_ROUTES
                if set(re.findall(r"{(\w+)}", t)) <= SITE_LEVEL_KEYS]
@@ -365,7 +365,16 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
     rows["Task"] = Task(site_id=site_id, sector_id=sector_id, idea_id=rows["Idea"].id, title=f"Task {tag}")
     rows["CreditUsageLog"] = CreditUsageLog(operation="clustering", credits=1, site_id=site_id,
                                             reservation_id=rows["CreditReservation"].id)
-    db.session.add_all([rows["Task"], rows["CreditUsageLog"]])
+    rows["WriterSettings"] = WriterSettings(site_id=site_id)
+    db.session.add_all([rows["Task"], rows["CreditUsageLog"], rows["WriterSettings"]])
+    db.session.flush()
+    rows["Content"] = Content(site_id=site_id, sector_id=sector_id, task_id=rows["Task"].id, title=f"Article {tag}",
+                              body_html="<p>Text</p>", slug=f"article-{tag}")
+    db.session.add(rows["Content"])
+    db.session.flush()
+    rows["ContentVersion"] = ContentVersion(site_id=site_id, content_id=rows["Content"].id, number=1,
+                                            title=f"Article {tag}", body_html="<p>Text</p>", reason="generation")
+    db.session.add(rows["ContentVersion"])
     db.session.flush()
     return rows
 
@@ -373,7 +382,7 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
 # Every model with a site_id column. test_every_site_owned_model_is_covered fails when a model with a
 # site_id column is added without a row in _site_rows and a name here.
 SITE_OWNED_MODELS = {"Sector", "Keyword", "Cluster", "Idea", "Task", "KeywordImport", "Job", "CreditReservation",
-                     "CreditUsageLog", "SiteAccess"}
+                     "CreditUsageLog", "SiteAccess", "Content", "ContentVersion", "WriterSettings"}
 
 
 def test_every_site_owned_model_is_covered(app):
@@ -433,7 +442,9 @@ def _blank(name: str) -> dict:
             "Task": {"title": "x", "sector_id": 0}, "KeywordImport": {"filename": "x", "sector_id": 0},
             "Job": {"kind": "site.check", "payload": {}},
             "CreditReservation": {"operation": "x", "amount": 1, "idempotency_key": "x"},
-            "CreditUsageLog": {"operation": "x", "credits": 1}, "SiteAccess": {"user_id": 0}}[name]
+            "CreditUsageLog": {"operation": "x", "credits": 1}, "SiteAccess": {"user_id": 0},
+            "Content": {"title": "x", "slug": "x", "body_html": ""}, "WriterSettings": {},
+            "ContentVersion": {"content_id": 0, "number": 1, "title": "x", "body_html": "", "reason": "edit"}}[name]
 
 
 def test_an_editor_neither_lists_opens_polls_nor_cancels_jobs_of_a_site_not_granted(app):
