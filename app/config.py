@@ -30,9 +30,7 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or getattr(self, "DEFAULT_SECRET_KEY", None)
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
-            self.DATABASE_ENV, getattr(self, "DEFAULT_DATABASE_URL", None)
-        )
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(self.DATABASE_ENV) or self.default_database_url()
         self.REDIS_URL = os.environ.get(self.REDIS_ENV, self.DEFAULT_REDIS_URL)
         self.ENCRYPTION_KEYS = _env_list("ENCRYPTION_KEYS") or list(
             getattr(self, "DEFAULT_ENCRYPTION_KEYS", [])
@@ -76,17 +74,26 @@ class Config:
     RQ_QUEUES = ["default"]
     RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
 
+    def default_database_url(self) -> str | None:
+        """The database used when the environment names none."""
+        return getattr(self, "DEFAULT_DATABASE_URL", None)
+
     def missing_settings(self) -> list[str]:
         """Names of required settings that are absent."""
         return []
 
 
 class DevelopmentConfig(Config):
-    """Laptop defaults: SQLite file and a bundled Redis started by the run script."""
+    """Laptop defaults: the embedded PostgreSQL and the bundled Redis that `scripts/run` starts."""
 
     ENV_NAME = "development"
     DEBUG = False
-    DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'igny8.db'}"
+
+    def default_database_url(self) -> str:
+        """The embedded PostgreSQL of `scripts/run`, whose data lives in instance/postgres."""
+        from app.embedded_db import database_url
+
+        return database_url(INSTANCE_DIR)
 
 
 class TestingConfig(Config):
@@ -140,5 +147,13 @@ def load_config(name: str | None = None) -> Config:
     if missing:
         raise RuntimeError(
             "IGNY8 cannot start in production without these settings: " + ", ".join(missing)
+        )
+    url = config.SQLALCHEMY_DATABASE_URI or ""
+    if url and not url.startswith("postgresql"):
+        scheme = url.split(":", 1)[0]
+        raise RuntimeError(
+            f"IGNY8 runs on PostgreSQL only; the database URL starts with {scheme!r}. "
+            "Use a postgresql+psycopg://user:password@host:5432/igny8 URL, or leave DATABASE_URL unset "
+            "in development to use the embedded PostgreSQL that ./scripts/run starts."
         )
     return config

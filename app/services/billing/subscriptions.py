@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Plan, Subscription
 from app.services import audit
 from app.services.billing import credits
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -26,7 +26,6 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 def period_index(started_at: datetime, now: datetime) -> int:
     """Which monthly credit period `now` falls in (0 = the first month)."""
-    started_at, now = as_utc(started_at), as_utc(now)
     if now < started_at:
         return -1
     months = (now.year - started_at.year) * 12 + now.month - started_at.month
@@ -44,7 +43,7 @@ def replenish_subscription(*, subscription_id: int, now: datetime | None = None)
     if subscription.status != "active":
         db.session.rollback()
         return 0
-    started = as_utc(subscription.started_at or subscription.current_period_start)
+    started = subscription.started_at or subscription.current_period_start
     due = period_index(started, now)
     plan = db.session.get(Plan, subscription.plan_id)
     granted = 0
