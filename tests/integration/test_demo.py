@@ -18,6 +18,9 @@ MODELS = (Site, Sector, Keyword, KeywordImport, Cluster, Idea, Task, Job, Credit
 
 
 def _seed(app) -> str:
+    """What scripts/run does: reference data (with the AI catalogue and its demo model), then the demo."""
+    reference = app.test_cli_runner().invoke(args=["seed-reference"])
+    assert reference.exit_code == 0, reference.output + repr(reference.exception)
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result.output
@@ -32,8 +35,9 @@ def _counts(app) -> dict[str, int]:
 
 def _demo_rows(app):
     with app.app_context():
-        user = db.session.scalars(select(User).where(User.email == DEMO_EMAIL)).one()
-        with tenancy.account_scope(user.account_id):
+        with tenancy.all_accounts():
+            account_id = db.session.scalars(select(User.account_id).where(User.email == DEMO_EMAIL)).one()
+        with tenancy.account_scope(account_id):
             sector = db.session.scalars(select(Sector).order_by(Sector.id)).first()
             top_keyword = db.session.scalars(select(Keyword.keyword).where(Keyword.sector_id == sector.id)
                                              .order_by(Keyword.volume.desc().nulls_last())).first()
@@ -80,6 +84,6 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
 def test_seeding_the_demo_twice_adds_nothing(app):
     _seed(app)
     first = _counts(app)
-    assert first["keywords"] > 500 and first["clusters"] > 10 and first["ideas"] > 0 and first["tasks"] > 0
+    assert first["keywords"] > 500 and first["clusters"] >= 6 and first["ideas"] > 0 and first["tasks"] > 0
     _seed(app)
     assert _counts(app) == first
