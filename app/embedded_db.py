@@ -14,6 +14,7 @@ without DATABASE_URL.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -80,6 +81,9 @@ def start(instance_dir: Path) -> tuple[str, int]:
     """Initialise the folder on first use, start the server (or find it running); (URL, server pid)."""
     instance_dir = Path(instance_dir)
     instance_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and not shutil.which("useradd"):
+        # As root the wheel creates its system user with useradd, which lives in /usr/sbin.
+        os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin" + os.pathsep + "/sbin"
     # The server keeps running after this process exits; `stop` ends it.
     server = _server_module().get_server(pgdata(instance_dir), cleanup_mode=None)
     url = database_url(instance_dir)

@@ -44,6 +44,7 @@ class RunScript:
         self.health_failures: list[str] = []
         self._stop_watching = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._log_start = 0  # where the current start's output begins in the log
 
     # --- starting and stopping --------------------------------------------------------------------------
     def start(self, timeout: float = 420) -> None:
@@ -52,6 +53,7 @@ class RunScript:
                             "ENCRYPTION_KEYS")}
         env.update(IGNY8_ENV="development", IGNY8_INSTANCE_DIR=str(self.instance_dir), PORT=str(self.port),
                    HOST="127.0.0.1", IGNY8_STOP_GRACE="5", IGNY8_WORKERS="2")
+        self._log_start = len(self.log())
         log = open(self.log_path, "ab")  # noqa: SIM115 (kept open while the script runs)
         self.proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run")], cwd=ROOT, env=env, stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -60,7 +62,7 @@ class RunScript:
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
         deadline = time.monotonic() + timeout
-        while "IGNY8 is running at" not in self.log():
+        while "IGNY8 is running at" not in self.this_start():
             if self.proc.poll() is not None:
                 raise AssertionError(f"scripts/run exited with {self.proc.returncode}:\n{self.tail()}")
             if time.monotonic() > deadline:
@@ -115,7 +117,7 @@ class RunScript:
                     self.remember(psutil.Process(pid))
             except psutil.Error:
                 pass
-            if "IGNY8 is running at" in self.log():
+            if "IGNY8 is running at" in self.this_start():
                 try:
                     with urllib.request.urlopen(self.base_url + "/healthz", timeout=10) as response:
                         if response.status != 200:
@@ -160,6 +162,10 @@ class RunScript:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+    def this_start(self) -> str:
+        """The log of the latest start only."""
+        return self.log()[self._log_start:]
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log().splitlines()[-lines:])

@@ -213,3 +213,22 @@ def test_stopping_the_app_stops_everything_it_started_even_a_busy_work_horse(run
     assert run.stop() == 130
     assert "Stopping IGNY8" in run.log() and "stopped." in run.log()
     assert run.left_running() == []
+
+
+def test_a_second_start_finds_the_data_and_seeds_nothing_twice(run):
+    sectors = _demo_sectors(run)
+
+    def counts():
+        with run.database().connect() as conn:
+            return {table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+                    for table in ("keywords", "clusters", "ideas", "tasks", "keyword_imports", "users")}
+
+    before = counts()
+    run.start()
+    assert "Starting the embedded PostgreSQL" in run.this_start()
+    assert "first start" not in run.this_start()  # the database cluster is reused, not made anew
+    assert counts() == before
+    assert before["keywords"] > IMPORT_ROWS
+    assert _demo_sectors(run) == sectors
+    assert run.stop() == 130
+    assert run.left_running() == []
