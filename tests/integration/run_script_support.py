@@ -42,6 +42,7 @@ class RunScript:
         self.proc: subprocess.Popen | None = None
         self.seen: dict[int, tuple[float, str]] = {}  # pid -> (create time, command line)
         self.health_failures: list[str] = []
+        self.counts_at_stop: dict[str, int] = {}  # row counts a test noted before stopping, for the next start
         self._stop_watching = threading.Event()
         self._watcher: threading.Thread | None = None
         self._log_start = 0  # where the current start's output begins in the log

@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -26,16 +29,19 @@ JOB_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("one-command-start")
+def run():
+    # Not under pytest's own temporary folder: each pytest session on the machine resets that to mode 0700,
+    # which would lock out the system user the embedded PostgreSQL runs as (when run as root).
+    folder = Path(tempfile.mkdtemp(prefix="igny8-run-script-"))
     script = RunScript(folder / "instance", folder / "run.log")
-    script.start()
-    yield script
     try:
+        script.start()
+        yield script
         if script.proc and script.proc.poll() is None:
             script.stop()
     finally:
         script.kill_everything()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait(what: str, predicate, timeout: float, run: RunScript):
@@ -88,6 +94,12 @@ def _jobs(run: RunScript, ids: list[int]) -> dict[int, tuple[str, str | None]]:
     with run.database().connect() as conn:
         rows = conn.execute(sa.text("SELECT id, status, error FROM jobs WHERE id = ANY(:ids)"), {"ids": ids}).all()
     return {row.id: (row.status, row.error) for row in rows}
+
+
+def _counts(run: RunScript) -> dict[str, int]:
+    with run.database().connect() as conn:
+        return {table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("keywords", "clusters", "ideas", "tasks", "keyword_imports", "sectors", "users")}
 
 
 def _job_id(url: str) -> int:
@@ -210,25 +222,18 @@ def test_stopping_the_app_stops_everything_it_started_even_a_busy_work_horse(run
     for process in [*horses, *redis, psutil.Process(postmaster)]:
         run.remember(process)
 
+    run.counts_at_stop = _counts(run)
     assert run.stop() == 130
     assert "Stopping IGNY8" in run.log() and "stopped." in run.log()
     assert run.left_running() == []
 
 
 def test_a_second_start_finds_the_data_and_seeds_nothing_twice(run):
-    sectors = _demo_sectors(run)
-
-    def counts():
-        with run.database().connect() as conn:
-            return {table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
-                    for table in ("keywords", "clusters", "ideas", "tasks", "keyword_imports", "users")}
-
-    before = counts()
+    before = run.counts_at_stop
     run.start()
     assert "Starting the embedded PostgreSQL" in run.this_start()
     assert "first start" not in run.this_start()  # the database cluster is reused, not made anew
-    assert counts() == before
+    assert _counts(run) == before
     assert before["keywords"] > IMPORT_ROWS
-    assert _demo_sectors(run) == sectors
     assert run.stop() == 130
     assert run.left_running() == []
