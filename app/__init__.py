@@ -18,8 +18,7 @@ def create_app(config: str | Config | None = None) -> Flask:
     from app.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
-    is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    migrate.init_app(app, db, render_as_batch=is_sqlite, compare_type=True)
+    migrate.init_app(app, db, compare_type=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -27,10 +26,6 @@ def create_app(config: str | Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     tenancy.install()
-    if is_sqlite:
-        from app.sqlite import configure_sqlite
-
-        configure_sqlite(app)
 
     from app.queue import init_queue
 

@@ -45,9 +45,7 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or getattr(self, "DEFAULT_SECRET_KEY", None)
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
-            self.DATABASE_ENV, getattr(self, "DEFAULT_DATABASE_URL", None)
-        )
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(self.DATABASE_ENV) or self.default_database_url()
         self.REDIS_URL = os.environ.get(self.REDIS_ENV, self.DEFAULT_REDIS_URL)
         self.ENCRYPTION_KEYS = _env_list("ENCRYPTION_KEYS") or list(
             getattr(self, "DEFAULT_ENCRYPTION_KEYS", [])
@@ -110,6 +108,10 @@ class Config:
     AI_CONCURRENCY_BY_PROVIDER = _env_counts("AI_CONCURRENCY_BY_PROVIDER")
     RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
 
+    def default_database_url(self) -> str | None:
+        """The database used when the environment names none."""
+        return getattr(self, "DEFAULT_DATABASE_URL", None)
+
     def missing_settings(self) -> list[str]:
         """Names of required settings that are absent."""
         return []
@@ -120,15 +122,20 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    """Laptop defaults: SQLite file and a bundled Redis started by the run script."""
+    """Laptop defaults: the embedded PostgreSQL and the bundled Redis that `scripts/run` starts."""
 
     ENV_NAME = "development"
     DEBUG = False
     DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     DEFAULT_DEMO_PAYMENTS = True
     DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Demo Ltd · IBAN XX00 DEMO 0000 0000 0000 · BIC DEMOXX00 (development)"
-    DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'igny8.db'}"
     DEFAULT_OUTBOUND_ALLOW_PRIVATE = True  # a laptop's own WordPress on loopback
+
+    def default_database_url(self) -> str:
+        """The embedded PostgreSQL of `scripts/run`, whose data lives in instance/postgres."""
+        from app.embedded_db import database_url
+
+        return database_url(INSTANCE_DIR)
 
 
 class TestingConfig(Config):
@@ -196,4 +203,12 @@ def load_config(name: str | None = None) -> Config:
     refused = config.refused_settings()
     if refused:
         raise RuntimeError("IGNY8 refuses to start in production with these settings on: " + ", ".join(refused))
+    url = config.SQLALCHEMY_DATABASE_URI or ""
+    if url and not url.startswith("postgresql"):
+        scheme = url.split(":", 1)[0]
+        raise RuntimeError(
+            f"IGNY8 runs on PostgreSQL only; the database URL starts with {scheme!r}. "
+            "Use a postgresql+psycopg://user:password@host:5432/igny8 URL, or leave DATABASE_URL unset "
+            "in development to use the embedded PostgreSQL that ./scripts/run starts."
+        )
     return config

@@ -39,7 +39,9 @@ def main() -> None:
     """Tick every few seconds while holding the leader lock in Redis."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
     app = create_app()
-    me = f"{socket.gethostname()}:{os.getpid()}"
+    # A supervisor that restarts this process passes the same id, so the new process takes the lead at once
+    # instead of waiting for the dead one's lock to lapse.
+    me = os.environ.get("IGNY8_SCHEDULER_ID") or f"{socket.gethostname()}:{os.getpid()}"
     running = True
 
     def stop(*_):

@@ -1,13 +1,44 @@
-"""Start an RQ worker for IGNY8: `python -m workers.worker`."""
+"""Start an RQ worker for IGNY8: `python -m workers.worker` (`--simple` runs jobs in-process, `--burst`
+stops when the queues are empty)."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import sys
 
 from rq import SimpleWorker, Worker
 
 from app import create_app
 from workers.tasks import use_app
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent (the worker) dies, however it dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the worker's own shutdown still kills the horse
+        return
+    if os.getppid() != parent_pid:  # the worker died before the request took effect
+        os._exit(1)
+
+
+class HorseBoundWorker(Worker):
+    """RQ's forking worker, whose work horse never outlives it.
+
+    RQ puts the horse in a process group of its own (so a terminal's Ctrl-C reaches only the
+    worker), which means stopping the worker's group leaves the horse running. The horse here dies
+    with the worker: on a cold shutdown RQ kills it, and if the worker is killed outright the
+    kernel does (PR_SET_PDEATHSIG). An interrupted job is then failed and refunded by the reaper.
+    """
+
+    def main_work_horse(self, job, queue):
+        _die_with_parent(self.pid)
+        super().main_work_horse(job, queue)
 
 
 def main() -> None:
@@ -17,9 +48,7 @@ def main() -> None:
     with app.app_context():
         connection = app.extensions["redis"]
         queues = list(app.extensions["rq_queues"].values())
-        # SQLite (laptop mode) keeps the work in-process; PostgreSQL deployments fork per job.
-        simple = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") or "--simple" in sys.argv
-        worker_class = SimpleWorker if simple else Worker
+        worker_class = SimpleWorker if "--simple" in sys.argv else HorseBoundWorker
         worker = worker_class(queues, connection=connection)
     worker.work(with_scheduler=False, burst="--burst" in sys.argv)
 

@@ -56,7 +56,7 @@ class Plan(db.Model):
         CheckConstraint("monthly_credits >= 0", name="monthly_credits_positive"),
         # At most one default plan, enforced by the database.
         Index("uq_plans_one_default", "is_default", unique=True,
-              postgresql_where=text("is_default"), sqlite_where=text("is_default")),
+              postgresql_where=text("is_default")),
     )
 
 

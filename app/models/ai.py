@@ -90,11 +90,9 @@ class AIModel(db.Model):
         CheckConstraint("max_input_tokens > 0 AND max_output_tokens > 0", name="limits_positive"),
         # One active Testing model per type, and one active default Live model per type.
         Index("uq_ai_models_one_testing_per_type", "model_type", unique=True,
-              postgresql_where=text("tier = 'testing' AND is_active"),
-              sqlite_where=text("tier = 'testing' AND is_active")),
+              postgresql_where=text("tier = 'testing' AND is_active")),
         Index("uq_ai_models_one_default_live_per_type", "model_type", unique=True,
-              postgresql_where=text("tier = 'live' AND is_default AND is_active"),
-              sqlite_where=text("tier = 'live' AND is_default AND is_active")),
+              postgresql_where=text("tier = 'live' AND is_default AND is_active")),
     )
 
     @property

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from app.models import Job
 from app.services.job_kinds import JOB_KINDS
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 PHASE_WORDS = {
     "INIT": "Starting",
@@ -35,7 +35,7 @@ def seconds_left(job: Job, now: datetime | None = None) -> int | None:
     """Linear estimate of the seconds a running job still needs, or None when it is too early to say."""
     if job.status != "running" or job.started_at is None:
         return None
-    elapsed = ((now or utcnow()) - as_utc(job.started_at)).total_seconds()
+    elapsed = ((now or utcnow()) - job.started_at).total_seconds()
     percent = job.progress or 0
     if elapsed < ESTIMATE_AFTER_SECONDS or percent < ESTIMATE_FROM_PERCENT or percent >= 100:
         return None

@@ -30,7 +30,7 @@ from app.services.job_errors import failure_report
 from app.services.job_fence import JobLost
 from app.services.job_kinds import JOB_KINDS, Progress, kind_for
 from app.services.notifications import notify
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 JOBS = Job.__table__
 log = logging.getLogger(__name__)
@@ -277,14 +277,14 @@ def reap_stale_jobs() -> int:
         queued = db.session.scalars(select(Job).where(Job.status == "queued")).all()
     stale_running = now - timedelta(seconds=config["JOB_STALE_AFTER_SECONDS"])
     for job in running:
-        last_sign = as_utc(job.heartbeat_at or job.started_at or job.created_at)
+        last_sign = job.heartbeat_at or job.started_at or job.created_at
         if last_sign < stale_running:
             reaped += _reap(job, "The worker running this job stopped unexpectedly. "
                                  "Nothing more was done and any reserved credits were returned.")
     stale_queued = now - timedelta(seconds=config["JOB_QUEUED_STALE_AFTER_SECONDS"])
     for job in queued:
-        if as_utc(job.created_at) < stale_queued or not _rq_job_exists(job.rq_id):
-            if as_utc(job.created_at) > now - timedelta(seconds=30):
+        if job.created_at < stale_queued or not _rq_job_exists(job.rq_id):
+            if job.created_at > now - timedelta(seconds=30):
                 continue  # just enqueued; give RQ a moment
             reaped += _reap(job, "This job was lost from the queue before a worker picked it up. "
                                  "Nothing was done; start it again.", only_if=("queued",))

@@ -152,7 +152,7 @@ def upgrade():
     op.add_column('subscriptions', sa.Column('started_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('subscriptions', sa.Column('credits_granted_through', sa.Integer(), server_default='-1', nullable=False))
     op.create_index("uq_plans_one_default", "plans", ["is_default"], unique=True,
-                    postgresql_where=sa.text("is_default"), sqlite_where=sa.text("is_default"))
+                    postgresql_where=sa.text("is_default"))
     # Balances kept before the ledger existed become an opening grant, so balance = sum(ledger).
     op.execute(
         "INSERT INTO credit_transactions (account_id, type, amount, balance_after, description, "

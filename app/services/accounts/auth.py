@@ -17,7 +17,7 @@ from app.services.mail import absolute_url, send_mail
 from app.services.accounts import sessions, throttle
 from app.services.accounts.passwords import check_strength, hash_password, verify_password
 from app.services.accounts.tokens import hash_token, new_token
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 
 class AuthError(ValidationError):
@@ -134,7 +134,7 @@ def reset_token_problem(token: str) -> tuple[PasswordResetToken | None, str | No
         return None, "This reset link is not valid. Ask for a new one."
     if row.used_at is not None:
         return row, "This reset link has already been used. Ask for a new one if you need it."
-    if as_utc(row.expires_at) < utcnow():
+    if row.expires_at < utcnow():
         return row, "This reset link has expired. Ask for a new one."
     return row, None
 

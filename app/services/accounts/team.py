@@ -16,7 +16,7 @@ from app.services.accounts.auth import find_user_by_email, normalize_email
 from app.services.mail import absolute_url, send_mail
 from app.services.accounts.passwords import check_strength, hash_password
 from app.services.accounts.tokens import hash_token, new_token
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 SITE_SCOPED_ROLES = ("editor", "viewer")
 
@@ -35,7 +35,7 @@ def pending_invitations() -> list[Invitation]:
         .where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
         .order_by(Invitation.created_at.desc())
     )
-    return [row for row in rows if as_utc(row.expires_at) > utcnow()]
+    return [row for row in rows if row.expires_at > utcnow()]
 
 
 def get_member(user_id: int) -> User:
@@ -107,7 +107,7 @@ def invitation_for_token(token: str) -> tuple[Invitation | None, str | None]:
         return None, "This invitation is not valid. Ask the person who invited you for a new one."
     if invitation.accepted_at is not None:
         return invitation, "This invitation has already been accepted. Sign in instead."
-    if as_utc(invitation.expires_at) < utcnow():
+    if invitation.expires_at < utcnow():
         return invitation, "This invitation has expired. Ask for a new one."
     return invitation, None
 

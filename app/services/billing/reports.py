@@ -168,18 +168,8 @@ def usage_rows(filters: UsageFilters, page: int = 1, per_page: int = PER_PAGE) -
 
 
 def _day_column():
-    """The UTC calendar day of a usage entry, on PostgreSQL and on SQLite."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone("UTC", CreditUsageLog.created_at), Date)
-    return func.date(CreditUsageLog.created_at)  # SQLite stores UTC text; date() gives 'YYYY-MM-DD'
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+    """The UTC calendar day of a usage entry."""
+    return cast(func.timezone("UTC", CreditUsageLog.created_at), Date)
 
 
 def usage_by_day(filters: UsageFilters) -> list[tuple[date, str, int]]:
@@ -187,7 +177,7 @@ def usage_by_day(filters: UsageFilters) -> list[tuple[date, str, int]]:
     day = _day_column().label("day")
     stmt = _where(select(day, CreditUsageLog.operation, func.sum(CreditUsageLog.credits)), filters)
     stmt = stmt.group_by(day, CreditUsageLog.operation).order_by(day, CreditUsageLog.operation)
-    return [(_as_date(d), op, int(total or 0)) for d, op, total in db.session.execute(stmt).all()]
+    return [(d, op, int(total or 0)) for d, op, total in db.session.execute(stmt).all()]
 
 
 def usage_models() -> list[str]:

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Plan, Subscription
 from app.services import audit
 from app.services.billing import credits
-from app.timeutil import as_utc, utcnow
+from app.timeutil import utcnow
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -26,7 +26,6 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 def period_index(started_at: datetime, now: datetime) -> int:
     """Which monthly credit period `now` falls in (0 = the first month)."""
-    started_at, now = as_utc(started_at), as_utc(now)
     if now < started_at:
         return -1
     months = (now.year - started_at.year) * 12 + now.month - started_at.month
@@ -71,14 +70,14 @@ def _lapse(subscription: Subscription) -> Plan:
 
 def _grant_due(subscription: Subscription, now: datetime) -> int:
     """Grant the periods due up to now (the caller holds the row lock and commits)."""
-    started = as_utc(subscription.started_at or subscription.current_period_start)
+    started = subscription.started_at or subscription.current_period_start
     due = period_index(started, now)
     plan = db.session.get(Plan, subscription.plan_id)
     granted = 0
     with tenancy.account_scope(subscription.account_id):
         for index in range(subscription.credits_granted_through + 1, due + 1):
             period_start = add_months(started, index)
-            paid_through = as_utc(subscription.paid_through) if subscription.paid_through else None
+            paid_through = subscription.paid_through
             if needs_payment(plan) and (paid_through is None or period_start >= paid_through):
                 plan = _lapse(subscription)
             if plan.monthly_credits > 0:
@@ -127,7 +126,7 @@ def activate_paid_plan(*, account_id: int, plan_id: int, order_id: int,
     if subscription is None or plan is None:
         raise NotFound("The subscription or plan of this order no longer exists.")
     months = months_per_payment(plan)
-    paid_through = as_utc(subscription.paid_through) if subscription.paid_through else None
+    paid_through = subscription.paid_through
     if subscription.plan_id == plan.id and paid_through is not None and paid_through > now:
         subscription.paid_through = add_months(paid_through, months)
     else:

@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Iterable, Iterator
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from app import tenancy
@@ -44,7 +43,6 @@ def _order_by(flt: "KeywordFilter") -> tuple:
         return column.asc().nulls_first(), Keyword.id.asc()
     return column.desc().nulls_first(), Keyword.id.desc()
 MAX_TYPED_KEYWORDS = 5_000
-INSERT_CHUNK = 5_000
 
 
 @dataclass
@@ -156,13 +154,6 @@ def get_keyword(keyword_id: int) -> Keyword:
 
 # --- Adding ---------------------------------------------------------------------------------------------
 
-def _insert_statement():
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Keyword.__table__).on_conflict_do_nothing(
-        index_elements=["sector_id", "normalized"])
-
-
 def _count(sector_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)) or 0
 
@@ -210,29 +201,7 @@ def insert_records(sector: Sector, records: Iterable, *, source: str, progress=N
     if account_id is None or sector.account_id != account_id:
         raise NotFound("That sector does not exist or you do not have access to it.")
     before = _count(sector.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        _copy_records(sector, account_id, list(records), source=source, progress=progress)
-        return _count(sector.id) - before
-    statement = _insert_statement()
-    batch: list[dict] = []
-    done = 0
-    for record in records:
-        batch.append({
-            "account_id": account_id, "site_id": sector.site_id, "sector_id": sector.id,
-            "keyword": record.keyword[:200], "normalized": record.normalized[:200], "volume": record.volume,
-            "volume_text": (record.volume_text or None) and record.volume_text[:40],
-            "difficulty": record.difficulty, "cpc": record.cpc,
-            "cpc_currency": (record.cpc_currency or None) and record.cpc_currency[:8],
-            "intent": record.intent, "status": "active", "source": source,
-        })
-        if len(batch) >= INSERT_CHUNK:
-            db.session.execute(statement, batch)
-            done += len(batch)
-            batch = []
-            if progress and total:
-                progress(done / total)
-    if batch:
-        db.session.execute(statement, batch)
+    _copy_records(sector, account_id, list(records), source=source, progress=progress)
     return _count(sector.id) - before
 
 
