@@ -81,7 +81,10 @@ def _switcher_sites():
 
 
 def install(app: Flask) -> None:
-    """Context processor and security headers."""
+    """Bounded URL numbers, context processor and security headers."""
+    from app import params
+
+    params.install(app)
 
     @app.context_processor
     def inject():

@@ -10,24 +10,29 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 from wtforms.validators import ValidationError as FormError
 
 from app.billing_ops import OPERATIONS
+from app.params import MAX_ID, MAX_NUMBER, parse_id
 
 WHOLE_NUMBER = "Enter a whole number of credits, like 100."
 
 
 class ThresholdForm(FlaskForm):
     threshold = IntegerField("Warn me when the balance falls below", invalid_value_message=WHOLE_NUMBER,
-                             validators=[InputRequired(message=WHOLE_NUMBER)])
+                             validators=[InputRequired(message=WHOLE_NUMBER),
+                                         NumberRange(min=0, max=MAX_NUMBER, message=WHOLE_NUMBER)])
 
 
 class PlanForm(FlaskForm):
-    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan.")],
+    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan."),
+                                               NumberRange(min=1, max=MAX_ID, message="Choose a plan from the list.")],
                            invalid_value_message="Choose a plan from the list.")
 
 
 class BuyForm(FlaskForm):
     """A package, a payment method and, for cards, the number; the token makes a double click harmless."""
 
-    package_id = IntegerField("Package", validators=[InputRequired(message="Choose a package.")],
+    package_id = IntegerField("Package", validators=[
+        InputRequired(message="Choose a package."),
+        NumberRange(min=1, max=MAX_ID, message="Choose a package from the list.")],
                               invalid_value_message="Choose a package from the list.")
     provider = RadioField("Payment method", choices=[], validate_choice=False,
                           validators=[InputRequired(message="Choose a payment method.")])
@@ -80,7 +85,7 @@ class UsageFilterForm(FlaskForm):
             raise FormError("Choose a site from the list.")
 
     def site_id(self) -> int | None:
-        return int(self.site.data) if (self.site.data or "").isdigit() else None
+        return parse_id(self.site.data)
 
 
 class EstimateForm(FlaskForm):

@@ -6,7 +6,7 @@ from flask import redirect, request
 from flask_login import current_user
 
 from app.blueprints.context import bp
-from app.errors import NotFound
+from app.params import id_or_404
 from app.htmx import hx_refresh, is_htmx
 from app.services import context as context_service
 
@@ -19,10 +19,7 @@ def _back():
 
 
 def _int(name: str) -> int:
-    try:
-        return int(request.form.get(name, ""))
-    except ValueError:
-        raise NotFound() from None
+    return id_or_404(request.form.get(name))
 
 
 @bp.route("/site", methods=["POST"])

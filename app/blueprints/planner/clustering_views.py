@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import params
 from app.blueprints.planner import bp
 from app.errors import DomainError
 from app.permissions import requires
@@ -13,10 +14,9 @@ from app.services.planner import clustering
 
 
 def _options(source) -> dict:
-    try:
-        tightness = int(source.get("tightness", clustering.DEFAULT_TIGHTNESS))
-    except ValueError:
-        tightness = -1
+    tightness = params.int_arg(source, "tightness", -1, low=-1, high=1000)
+    if "tightness" not in source:
+        tightness = clustering.DEFAULT_TIGHTNESS
     return {"mode": source.get("mode", "semantic"), "tightness": tightness,
             "join_existing": source.get("join_existing", "1" if request.method == "GET" else "") == "1",
             "tier": source.get("tier", "testing")}

@@ -6,9 +6,10 @@ from flask import flash, g, make_response, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, NumberRange
 
 from app.blueprints.forms import attach_error
+from app import params
 from app.blueprints.planner import bp
 from app.errors import DomainError, NotFound, ValidationError
 from app.htmx import is_htmx
@@ -27,7 +28,8 @@ class IdeaForm(FlaskForm):
     primary_keyword = StringField("Primary keyword", validators=[InputRequired("Give a primary keyword.")])
     secondary_keywords = TextAreaField("Secondary keywords", render_kw={"rows": 3})
     target_words = IntegerField("Target length (words)", validators=[
-        InputRequired("Give a target length in words.")])
+        InputRequired("Give a target length in words."),
+        NumberRange(min=1, max=100_000, message="Give a target length from 1 to 100,000 words.")])
 
 
 def _selected_ids(name: str) -> list[str]:
@@ -35,11 +37,9 @@ def _selected_ids(name: str) -> list[str]:
 
 
 def _per_cluster() -> int:
-    raw = request.form.get("per_cluster", str(idea_service.DEFAULT_PER_CLUSTER)).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= idea_service.MAX_PER_CLUSTER:
-        raise ValidationError(f"Ideas per cluster must be a whole number from 1 to "
-                              f"{idea_service.MAX_PER_CLUSTER}.", field="per_cluster")
-    return int(raw)
+    raw = request.form.get("per_cluster", str(idea_service.DEFAULT_PER_CLUSTER))
+    return params.required_int(raw, label="Ideas per cluster", low=1, high=idea_service.MAX_PER_CLUSTER,
+                               field="per_cluster")
 
 
 def _no_sector_page():
@@ -60,7 +60,7 @@ def ideas():
         return _no_sector_page()
     filters = idea_service.IdeaFilters.from_args(request.args)
     page = idea_service.list_ideas(sector=g.active_sector, filters=filters,
-                                   page=request.args.get("page", 1, type=int) or 1)
+                                   page=params.page_arg(request.args))
     context = dict(page=page, filters=filters, clusters=idea_service.sector_clusters(sector=g.active_sector),
                    statuses=IDEA_STATUSES, content_types=CONTENT_TYPE_LABELS, structures=STRUCTURE_LABELS)
     if is_htmx() and request.headers.get("HX-Target") == "ideas-list":
