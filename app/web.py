@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, g, request, url_for
 from flask_login import current_user
 
@@ -13,11 +15,13 @@ CSP = (
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; "
     "base-uri 'self'; form-action 'self'"
 )
-# The RQ dashboard ships inline scripts; it lives behind operator auth.
+# The RQ dashboard (operators only) ships inline scripts and compiles its underscore templates with
+# `new Function`, so its blueprint alone gets 'unsafe-inline' and 'unsafe-eval'.
 RQ_DASHBOARD_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+BLUEPRINT_CSP = {"rq_dashboard": RQ_DASHBOARD_CSP}
 
 # Navigation: (label, endpoint, module or None, ability).
 NAV_ITEMS = [
@@ -74,6 +78,24 @@ def settings_navigation() -> list[dict]:
     ]
 
 
+def safe_next(target: str | None, fallback: str, *, within: str = "/") -> str:
+    """A `next` address only if it stays on this site (a path under `within`), else the fallback.
+
+    Every view that redirects to a `next` given in a request goes through here, so no form or link can
+    send a person to another host (`https://evil.example/`, `//evil.example`, `/\\evil.example`).
+    """
+    if not target or not isinstance(target, str):
+        return fallback
+    if any(ord(c) < 0x20 or c == "\\" for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if not target.startswith(within):
+        return fallback
+    return target
+
+
 def _switcher_sites():
     from app.services.accounts.sites import list_sites
 
@@ -107,7 +129,7 @@ def install(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        csp = RQ_DASHBOARD_CSP if request.path.startswith("/operator/rq") else CSP
+        csp = BLUEPRINT_CSP.get(request.blueprint or "", CSP)
         response.headers.setdefault("Content-Security-Policy", csp)
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault(

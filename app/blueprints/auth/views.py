@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -14,6 +12,7 @@ from app.errors import ValidationError
 from app.extensions import limiter
 from app.services.accounts import auth as account_service
 from app.services.accounts import team as team_service
+from app.web import safe_next
 
 
 def _email_key() -> str:
@@ -22,11 +21,7 @@ def _email_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
-        parsed = urlparse(target)
-        if not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("main.dashboard")
+    return safe_next(target, url_for("main.dashboard"))
 
 
 def _login_limits() -> str:

@@ -15,6 +15,7 @@ from app.htmx import add_vary, is_htmx
 from app.models.planner import INTENTS
 from app.permissions import requires
 from app.services.planner import clusters as cluster_service
+from app.web import safe_next
 
 PER_PAGE = 50
 KEYWORDS_PER_PAGE = 100
@@ -72,11 +73,8 @@ def _url_maker(endpoint: str, base: dict, **fixed):
 
 def _back_to_list() -> str:
     """Return to the list as it was (filters and page), never to another site."""
-    target = request.form.get("next", "")
     list_url = url_for("planner.clusters")
-    if target.startswith(list_url) and not target.startswith("//"):
-        return target
-    return list_url
+    return safe_next(request.form.get("next"), list_url, within=list_url)
 
 
 @bp.route("/clusters", endpoint="clusters")

@@ -14,6 +14,7 @@ from app.permissions import requires
 from app.services.planner import imports, keywords, library, parsing
 from app.services.planner.keywords import KeywordFilter
 from app.services.planner.library import LibraryFilter
+from app.web import safe_next
 
 
 def _sector():
@@ -87,7 +88,8 @@ def keyword_library_add():
     seed_ids = _int_list("seed_ids")
     result = library.add_from_library(sector_id=sector.id, seed_ids=seed_ids)
     flash(result.message(), "success" if result.added else "info")
-    return redirect(request.form.get("next") or url_for("planner.keyword_library"))
+    library_url = url_for("planner.keyword_library")
+    return redirect(safe_next(request.form.get("next"), library_url, within=library_url))
 
 
 # --- Import ------------------------------------------------------------------------------------------------
