@@ -92,8 +92,11 @@ def _write(job_id: int, **values) -> int:
 
 
 def _finish(job_id: int, *, status: str, message: str, error: str | None = None,
-            result: dict | None = None, only_if: tuple[str, ...] = ("queued", "running")) -> bool:
+            result: dict | None = None, only_if: tuple[str, ...] = ("queued", "running"),
+            reached: int | None = None) -> bool:
     values = dict(status=status, message=message, error=error, finished_at=utcnow())
+    if reached is not None:
+        values["progress"] = reached
     if result is not None:
         values["result"] = result
     if status == "succeeded":
@@ -113,9 +116,11 @@ class _Reporter:
         self.throttle = throttle
         self.last_write = 0.0
         self.last_phase = None
+        self.reached: int | None = None  # the last percent reported, written or throttled
 
     def __call__(self, *, phase: str, percent: int, message: str = "", force: bool = False) -> None:
         now = time.monotonic()
+        self.reached = max(0, min(99, int(percent)))
         if not force and phase == self.last_phase and now - self.last_write < self.throttle:
             return
         self.last_write, self.last_phase = now, phase
@@ -153,6 +158,7 @@ def execute_job(job_id: int) -> None:
     tenancy.bind(job.account_id)
     app = current_app._get_current_object()
     heartbeat = _Heartbeat(app, job.id, app.config["JOB_HEARTBEAT_SECONDS"])
+    reporter = _Reporter(job.id, app.config["JOB_PROGRESS_THROTTLE_SECONDS"])
     try:
         job_kind = kind_for(job.kind)
         account = db.session.scalars(select(Account)).one()
@@ -162,7 +168,7 @@ def execute_job(job_id: int) -> None:
             return
         heartbeat.start()
         _check_module(account, job_kind.module)
-        progress = Progress(_Reporter(job.id, app.config["JOB_PROGRESS_THROTTLE_SECONDS"]))
+        progress = Progress(reporter)
         db.session.refresh(job)
         result = job_kind.run(job, progress)
         db.session.commit()
@@ -171,7 +177,8 @@ def execute_job(job_id: int) -> None:
     except Exception as exc:
         db.session.rollback()
         message = readable_error(exc)
-        if _finish(job.id, status="failed", message="Failed", error=message):
+        # "Stopped at N %" on the card is where the job really got to, not the last throttled write.
+        if _finish(job.id, status="failed", message="Failed", error=message, reached=reporter.reached):
             _release(job, message)
             _notify_outcome(job, succeeded=False, error=message)
         if not isinstance(exc, DomainError):
