@@ -36,8 +36,8 @@ def _selected_ids(name: str) -> list[str]:
     return [value for value in request.form.getlist(name) if value.strip()]
 
 
-def _per_cluster() -> int:
-    raw = request.form.get("per_cluster", str(idea_service.DEFAULT_PER_CLUSTER))
+def _per_cluster(source) -> int:
+    raw = source.get("per_cluster", str(idea_service.DEFAULT_PER_CLUSTER))
     return params.required_int(raw, label="Ideas per cluster", low=1, high=idea_service.MAX_PER_CLUSTER,
                                field="per_cluster")
 
@@ -68,14 +68,38 @@ def ideas():
     return render_template("planner/ideas.html", **context)
 
 
+def _generate_args(source) -> tuple[list[int], str]:
+    """The chosen clusters and the model tier, from a form or a query string."""
+    tier = source.get("tier", "testing")
+    return params.id_list(source.getlist("cluster_ids")), tier if tier in ("testing", "live") else "testing"
+
+
 @bp.route("/ideas/generate/estimate", methods=["POST"])
+@requires("write")
+def ideas_generate_choose():
+    """Clusters ticked on the clusters list → the estimate page, by redirect (so Back and reload are safe)."""
+    if g.active_sector is None:
+        raise ValidationError("Choose a site and a sector first.")
+    cluster_ids, tier = _generate_args(request.form)
+    if not cluster_ids:
+        flash("Choose at least one cluster to generate ideas for.", "error")
+        return redirect(url_for("planner.ideas"))
+    try:
+        idea_service.describe_clusters(sector_id=g.active_sector.id, cluster_ids=cluster_ids)  # 404: not theirs
+    except ValidationError:
+        pass  # the estimate page says what is wrong
+    per_cluster = request.form.get("per_cluster") or idea_service.DEFAULT_PER_CLUSTER
+    return redirect(url_for("planner.ideas_generate_estimate", cluster_ids=cluster_ids, per_cluster=per_cluster,
+                            tier=tier), 303)
+
+
+@bp.route("/ideas/generate/estimate", methods=["GET"])
 @requires("write")
 def ideas_generate_estimate():
     """Chosen clusters (cluster_ids) → the cost of generating ideas, with the per-cluster choice and a confirm."""
     if g.active_sector is None:
         raise ValidationError("Choose a site and a sector first.")
-    cluster_ids = _selected_ids("cluster_ids")
-    tier = request.form.get("tier", "testing")
+    cluster_ids, tier = _generate_args(request.args)
     if not cluster_ids:
         flash("Choose at least one cluster to generate ideas for.", "error")
         return redirect(url_for("planner.ideas"))
@@ -86,7 +110,7 @@ def ideas_generate_estimate():
         return redirect(url_for("planner.ideas"))
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
-        per_cluster = _per_cluster()
+        per_cluster = _per_cluster(request.args)
         estimate = idea_service.estimate_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
                                                per_cluster=per_cluster, tier=tier)
     except NotFound:
@@ -102,13 +126,12 @@ def ideas_generate_start():
     """Reserve the estimate and start generating ideas; then show the run's progress."""
     if g.active_sector is None:
         raise ValidationError("Choose a site and a sector first.")
-    cluster_ids = _selected_ids("cluster_ids")
-    tier = request.form.get("tier", "testing")
+    cluster_ids, tier = _generate_args(request.form)
     clusters = idea_service.describe_clusters(sector_id=g.active_sector.id, cluster_ids=cluster_ids) \
         if cluster_ids else []
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
-        per_cluster = _per_cluster()
+        per_cluster = _per_cluster(request.form)
         job = idea_service.start_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
                                        per_cluster=per_cluster, tier=tier, created_by_id=current_user.id)
     except NotFound:
