@@ -104,9 +104,18 @@ def _switcher_sites():
 
 def install(app: Flask) -> None:
     """Bounded URL numbers, context processor and security headers."""
+    from flask_compress import Compress
+
     from app import params
 
     params.install(app)
+    # Pages, fragments, CSS, JS and JSON are sent brotli- or gzip-compressed when the client accepts it;
+    # static files (sent as streams) are compressed as they stream, with brotli, zstd or deflate.
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_MIMETYPES", ["text/html", "text/css", "text/plain", "application/javascript",
+                                                 "text/javascript", "application/json", "image/svg+xml"])
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    Compress(app)
 
     @app.context_processor
     def inject():
