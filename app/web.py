@@ -96,6 +96,12 @@ def safe_next(target: str | None, fallback: str, *, within: str = "/") -> str:
     return target
 
 
+def _live_available(model_type: str = "text") -> bool:
+    from app.services.ai.catalogue import live_available
+
+    return live_available(model_type)
+
+
 def _switcher_sites():
     from app.services.accounts.sites import list_sites
 
@@ -130,6 +136,7 @@ def install(app: Flask) -> None:
             "active_sector": g.get("active_sector"),
             "is_operator": current_user.is_authenticated and current_user.is_operator,
             "switcher_sites": _switcher_sites,
+            "live_available": _live_available,
         }
 
     @app.after_request

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.blueprints.operator import bp, require_operator
 from app.services import operator as operator_service
+from app.services.ai.catalogue import live_problems
 from app.services.health import health_report
 
 
@@ -14,7 +15,7 @@ from app.services.health import health_report
 def index():
     """Operator overview."""
     return render_template("operator/index.html", health=health_report(),
-                           accounts=operator_service.search_accounts(limit=10))
+                           accounts=operator_service.search_accounts(limit=10), live_problems=live_problems())
 
 
 @bp.route("/accounts")

@@ -15,6 +15,7 @@ from app.errors import DomainError, NotFound, ValidationError
 from app.htmx import is_htmx
 from app.models.planner import CONTENT_TYPES, IDEA_STATUSES, STRUCTURES
 from app.permissions import require, requires
+from app.services.ai.catalogue import offered_tier
 from app.services.planner import ideas as idea_service
 from app.services.planner.ideas import CONTENT_TYPE_LABELS, STRUCTURE_LABELS
 
@@ -111,6 +112,7 @@ def ideas_generate_estimate():
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
         per_cluster = _per_cluster(request.args)
+        tier = offered_tier(tier)
         estimate = idea_service.estimate_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
                                                per_cluster=per_cluster, tier=tier)
     except NotFound:
@@ -132,6 +134,7 @@ def ideas_generate_start():
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
         per_cluster = _per_cluster(request.form)
+        tier = offered_tier(tier)
         job = idea_service.start_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
                                        per_cluster=per_cluster, tier=tier, created_by_id=current_user.id)
     except NotFound:

@@ -12,6 +12,7 @@ from app.errors import DomainError, NotFound
 from app.permissions import requires
 from app.services import jobs as job_service
 from app.services.ai import framework
+from app.services.ai.catalogue import offered_tier
 from app.services.ai.cluster_naming import parse_groups
 from app.blueprints.thinker import bp
 
@@ -46,7 +47,7 @@ def estimate_cluster_naming():
         return _page(form, status=422)
     try:
         estimate = framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
-                                      tier=form.tier.data)
+                                      tier=offered_tier(form.tier.data))
     except DomainError as exc:
         return _page(form, error=exc.message, status=422)
     return _page(form, estimate=estimate)
@@ -61,7 +62,7 @@ def run_cluster_naming():
         return _page(form, status=422)
     try:
         job = framework.start_function(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
-                                       tier=form.tier.data, created_by_id=current_user.id)
+                                       tier=offered_tier(form.tier.data), created_by_id=current_user.id)
     except DomainError as exc:
         return _page(form, error=exc.message, status=exc.status_code if exc.status_code != 400 else 422)
     return redirect(url_for("thinker.cluster_naming_run", job_id=job.id))
