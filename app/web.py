@@ -96,6 +96,16 @@ def safe_next(target: str | None, fallback: str, *, within: str = "/") -> str:
     return target
 
 
+def format_number(value) -> str:
+    """Thousands separators wherever a count or an amount is shown (`{{ n|number }}`); None shows as a dash."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{value:,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _live_available(model_type: str = "text") -> bool:
     from app.services.ai.catalogue import live_available
 
@@ -122,6 +132,7 @@ def install(app: Flask) -> None:
                                                  "text/javascript", "application/json", "image/svg+xml"])
     app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
     Compress(app)
+    app.jinja_env.filters["number"] = format_number
 
     @app.context_processor
     def inject():

@@ -61,7 +61,8 @@ def test_try_page_explains_a_missing_key_and_starts_nothing(app, ids):
     response = web.post(f"{page}/run", {"groups": GROUPS_TEXT, "tier": "live"}, token_from=page)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "OpenAI API key is missing" in html and "Operator → AI → Providers" in html
+    # Customers are not sent to operator pages: Live is simply not available (operators are warned instead).
+    assert "Live model is not available" in html and "Operator → AI → Providers" not in html
     assert ledger(app, ids["account"])["reservations"] == []
 
 

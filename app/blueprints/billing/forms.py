@@ -18,7 +18,8 @@ WHOLE_NUMBER = "Enter a whole number of credits, like 100."
 class ThresholdForm(FlaskForm):
     threshold = IntegerField("Warn me when the balance falls below", invalid_value_message=WHOLE_NUMBER,
                              validators=[InputRequired(message=WHOLE_NUMBER),
-                                         NumberRange(min=0, max=MAX_NUMBER, message=WHOLE_NUMBER)])
+                                         NumberRange(min=-MAX_NUMBER, max=MAX_NUMBER,
+                                                     message="Enter a threshold between 0 and 1,000,000 credits.")])
 
 
 class PlanForm(FlaskForm):
