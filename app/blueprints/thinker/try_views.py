@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, make_response, redirect, render_template, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
@@ -14,9 +14,11 @@ from app.services import jobs as job_service
 from app.services.ai import framework
 from app.services.ai.catalogue import offered_tier
 from app.services.ai.cluster_naming import parse_groups
+from app.services.drafts import recall_draft, remember_draft
 from app.blueprints.thinker import bp
 
 FUNCTION = "cluster_naming"
+DRAFT_KIND = "try-cluster-naming"
 
 
 class ClusterNamingForm(FlaskForm):
@@ -34,23 +36,31 @@ def _page(form: ClusterNamingForm, *, estimate: dict | None = None, error: str |
 @bp.route("/try/cluster-naming", methods=["GET"])
 @requires("write")
 def try_cluster_naming():
-    """The form: one group per line, keywords separated by commas."""
-    return _page(ClusterNamingForm())
-
-
-@bp.route("/try/cluster-naming/estimate", methods=["POST"])
-@requires("write")
-def estimate_cluster_naming():
-    """Show what the run would cost before it starts."""
-    form = ClusterNamingForm()
-    if not form.validate_on_submit():
-        return _page(form, status=422)
+    """The form (one group per line, keywords separated by commas), with the estimate once one was asked for."""
+    draft = recall_draft(kind=DRAFT_KIND, user_id=current_user.id, token=request.args.get("draft"))
+    if draft is None:
+        if request.args.get("draft"):
+            flash("That estimate has expired. Paste the groups again.", "info")
+        return _page(ClusterNamingForm())
+    form = ClusterNamingForm(formdata=None, data=draft)
     try:
         estimate = framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
                                       tier=offered_tier(form.tier.data))
     except DomainError as exc:
         return _page(form, error=exc.message, status=422)
     return _page(form, estimate=estimate)
+
+
+@bp.route("/try/cluster-naming/estimate", methods=["POST"])
+@requires("write")
+def estimate_cluster_naming():
+    """Keep the input and show the estimate on a GET page (so Back and reload re-send nothing)."""
+    form = ClusterNamingForm()
+    if not form.validate_on_submit():
+        return _page(form, status=422)
+    token = remember_draft(kind=DRAFT_KIND, user_id=current_user.id,
+                           data={"groups": form.groups.data, "tier": form.tier.data})
+    return redirect(url_for("thinker.try_cluster_naming", draft=token), 303)
 
 
 @bp.route("/try/cluster-naming/run", methods=["POST"])
