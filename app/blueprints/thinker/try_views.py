@@ -58,6 +58,11 @@ def estimate_cluster_naming():
     form = ClusterNamingForm()
     if not form.validate_on_submit():
         return _page(form, status=422)
+    try:  # refuse bad input here, with the form as typed; the GET page shows the estimate
+        framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
+                           tier=offered_tier(form.tier.data))
+    except DomainError as exc:
+        return _page(form, error=exc.message, status=422)
     token = remember_draft(kind=DRAFT_KIND, user_id=current_user.id,
                            data={"groups": form.groups.data, "tier": form.tier.data})
     return redirect(url_for("thinker.try_cluster_naming", draft=token), 303)
