@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, g, request, url_for
 from flask_login import current_user
 
@@ -13,11 +15,13 @@ CSP = (
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; "
     "base-uri 'self'; form-action 'self'"
 )
-# The RQ dashboard ships inline scripts; it lives behind operator auth.
+# The RQ dashboard (operators only) ships inline scripts and compiles its underscore templates with
+# `new Function`, so its blueprint alone gets 'unsafe-inline' and 'unsafe-eval'.
 RQ_DASHBOARD_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+BLUEPRINT_CSP = {"rq_dashboard": RQ_DASHBOARD_CSP}
 
 # Navigation: (label, endpoint, module or None, ability).
 NAV_ITEMS = [
@@ -74,6 +78,40 @@ def settings_navigation() -> list[dict]:
     ]
 
 
+def safe_next(target: str | None, fallback: str, *, within: str = "/") -> str:
+    """A `next` address only if it stays on this site (a path under `within`), else the fallback.
+
+    Every view that redirects to a `next` given in a request goes through here, so no form or link can
+    send a person to another host (`https://evil.example/`, `//evil.example`, `/\\evil.example`).
+    """
+    if not target or not isinstance(target, str):
+        return fallback
+    if any(ord(c) < 0x20 or c == "\\" for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if not target.startswith(within):
+        return fallback
+    return target
+
+
+def format_number(value) -> str:
+    """Thousands separators wherever a count or an amount is shown (`{{ n|number }}`); None shows as a dash."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{value:,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _live_available(model_type: str = "text") -> bool:
+    from app.services.ai.catalogue import live_available
+
+    return live_available(model_type)
+
+
 def _switcher_sites():
     from app.services.accounts.sites import list_sites
 
@@ -87,7 +125,20 @@ def _new_submit_token() -> str:
 
 
 def install(app: Flask) -> None:
-    """Context processor and security headers."""
+    """Bounded URL numbers, context processor and security headers."""
+    from flask_compress import Compress
+
+    from app import params
+
+    params.install(app)
+    # Pages, fragments, CSS, JS and JSON are sent brotli- or gzip-compressed when the client accepts it;
+    # static files (sent as streams) are compressed as they stream, with brotli, zstd or deflate.
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_MIMETYPES", ["text/html", "text/css", "text/plain", "application/javascript",
+                                                 "text/javascript", "application/json", "image/svg+xml"])
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    Compress(app)
+    app.jinja_env.filters["number"] = format_number
 
     app.jinja_env.globals["new_submit_token"] = _new_submit_token  # a global: macros see it too
 
@@ -104,6 +155,7 @@ def install(app: Flask) -> None:
             "active_sector": g.get("active_sector"),
             "is_operator": current_user.is_authenticated and current_user.is_operator,
             "switcher_sites": _switcher_sites,
+            "live_available": _live_available,
         }
 
     @app.after_request
@@ -112,7 +164,7 @@ def install(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        csp = RQ_DASHBOARD_CSP if request.path.startswith("/operator/rq") else CSP
+        csp = BLUEPRINT_CSP.get(request.blueprint or "", CSP)
         response.headers.setdefault("Content-Security-Policy", csp)
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault(

@@ -150,12 +150,15 @@ def recent_jobs(*, limit: int = 50) -> list[Job]:
 
 def _finish(job_id: int, *, status: str, message: str, error: str | None = None,
             only_if: tuple[str, ...] = ("queued", "running"), owner_token: str | None = None,
-            skip_locked: bool = False) -> bool:
+            skip_locked: bool = False, reached: int | None = None) -> bool:
     """End the job unless it already ended (or, given the owner's token, unless another owner has it).
 
     skip_locked (the reaper): leave a job alone whose row is locked — its worker is committing right now.
+    reached: the percent the job really got to, so "stopped at N %" is true.
     """
     values = dict(status=status, message=message, error=error, finished_at=utcnow())
+    if reached is not None:
+        values["progress"] = reached
     condition = (JOBS.c.id == job_id) & JOBS.c.status.in_(only_if)
     if owner_token is not None:
         condition &= JOBS.c.owner_token == owner_token
@@ -174,11 +177,13 @@ class _Reporter:
         self.job_id, self.token, self.throttle, self.heartbeat = job_id, token, throttle, heartbeat
         self.last_write = 0.0
         self.last_phase = None
+        self.reached: int | None = None  # the last percent reported, written or throttled
 
     def __call__(self, *, phase: str, percent: int, message: str = "", force: bool = False) -> None:
         if self.heartbeat.lost.is_set():
             raise JobLost(self.job_id)
         now = time.monotonic()
+        self.reached = max(0, min(99, int(percent)))
         if not force and phase == self.last_phase and now - self.last_write < self.throttle:
             return
         self.last_write, self.last_phase = now, phase
@@ -198,6 +203,7 @@ def execute_job(job_id: int) -> None:
     token = uuid.uuid4().hex
     heartbeat = job_fence.Heartbeat(app, job.id, token, app.config["JOB_HEARTBEAT_SECONDS"])
     claimed = False
+    reporter = _Reporter(job.id, token, app.config["JOB_PROGRESS_THROTTLE_SECONDS"], heartbeat)
     try:
         job_kind = kind_for(job.kind)
         account = db.session.scalars(select(Account)).one()
@@ -207,7 +213,7 @@ def execute_job(job_id: int) -> None:
             return
         heartbeat.start()
         _check_module(account, job_kind.module)
-        progress = Progress(_Reporter(job.id, token, app.config["JOB_PROGRESS_THROTTLE_SECONDS"], heartbeat))
+        progress = Progress(reporter)
         db.session.refresh(job)
         with job_fence.fenced(job.id, token):
             result = job_kind.run(job, progress)
@@ -220,11 +226,13 @@ def execute_job(job_id: int) -> None:
         db.session.rollback()
         message, detail = failure_report(exc, job.id)  # never raw exception text for customers
         # Once claimed, only this worker's claim may fail the job: a reaped job keeps the reaper's words.
-        ended = _finish(job.id, status="failed", message="Failed", error=message, owner_token=token) if claimed \
+        # "Stopped at N %" on the card is where the job really got to, not the last throttled write.
+        ended = _finish(job.id, status="failed", message="Failed", error=message, owner_token=token,
+                        reached=reporter.reached) if claimed \
             else _finish(job.id, status="failed", message="Failed", error=message, only_if=("queued",))
         if ended:
             if detail:
-                _write(job.id, error_detail=detail)
+                _write_if(job.id, "failed", error_detail=detail)
             _release(job, message)
             _notify_outcome(job, succeeded=False, error=message)
         if not isinstance(exc, DomainError):

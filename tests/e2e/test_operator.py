@@ -80,3 +80,22 @@ def test_operator_acts_as_account_and_leaves(app, page: Page):
     # Newest first: leaving is listed above starting.
     actions = page.locator("tbody tr td:nth-child(2)").all_inner_texts()
     assert actions.index("operator.act_as_stop") < actions.index("operator.act_as_start")
+
+
+def test_operator_job_queues_load_and_link_back(app, page: Page):
+    from app.services.operator import create_operator
+
+    with app.app_context(), tenancy.all_accounts():
+        create_operator(email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD, name="Opal Operator")
+        db.session.remove()
+    csp_errors: list[str] = []
+    page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    sign_in(page, OPERATOR_EMAIL, OPERATOR_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/operator/$"))
+    page.get_by_role("navigation", name="Operator").get_by_role("link", name="Job queues").click()
+    # The dashboard's scripts ran (its CSP allows them): the table is filled, not stuck on "Loading...".
+    expect(page.locator("#queues tbody")).not_to_contain_text("Loading", timeout=10_000)
+    expect(page.locator("#queues tbody")).to_contain_text(re.compile("No queues|default"))
+    assert not csp_errors, csp_errors
+    page.get_by_test_id("back-to-operator").click()
+    expect(page).to_have_url(re.compile(r"/operator/$"))

@@ -83,6 +83,10 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     cost = estimated(page)
     page.get_by_test_id("confirm-generate").click()
     expect(page.get_by_role("progressbar")).to_be_visible()
+    # Back from the run shows the estimate again (a GET), not "Confirm Form Resubmission".
+    page.go_back()
+    expect(page.get_by_role("heading", name="Generate ideas")).to_be_visible()
+    page.go_forward()
     page.get_by_test_id("see-ideas").click(timeout=90_000)
     # Charged what the run used: something, and never more than the estimate.
     after = credits_in_header(page)

@@ -118,7 +118,7 @@ def test_rq_dashboard_is_for_operators_only(app):
         app.extensions["rq_queues"]["default"].enqueue_call("workers.tasks.run_recurring", args=("reap-stale-jobs",))
     assert '"name":"default"' in ops.get("/operator/rq/0/data/queues.json").get_data(as_text=True).replace(" ", "")
     refused = ops.client.post("/operator/rq/queue/default/queued/empty", headers={"Origin": "https://evil.example.com"})
-    assert refused.status_code == 403
+    assert refused.status_code in (400, 403)
 
 
 def test_operator_sees_outbox(app):

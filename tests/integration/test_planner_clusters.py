@@ -98,7 +98,7 @@ def _row_html(html: str, cluster_id: int) -> str:
 
 
 def _cell(row: str, name: str) -> str:
-    match = re.search(rf"<td class=\"num\" data-{name}>\s*(.*?)\s*</td>", row, re.S)
+    match = re.search(rf"<td class=\"num[^\"]*\" data-{name}>\s*(.*?)\s*</td>", row, re.S)
     assert match, name
     return re.sub(r"<[^>]+>", "", match.group(1)).strip()
 

@@ -122,7 +122,7 @@ def sent(server) -> list[dict]:
 def test_estimate_is_shown_before_confirming_and_the_demo_run_saves_labelled_ideas(app, world):
     web = signed_in(app, EMAIL)
     form = {"cluster_ids": [world["espresso"], world["descaling"]], "per_cluster": "2", "tier": "testing"}
-    page = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS)
+    page = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS, follow_redirects=True)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'data-testid="estimate"' in html
     assert "Espresso machines" in html and "Descaling" in html and "offline demo, not AI" in html
@@ -225,6 +225,24 @@ def test_malformed_json_twice_saves_nothing_and_refunds_everything(app, world, f
     assert books["usage"] == [] and books["reservations"][0][0] == "refunded"
 
 
+def test_the_estimate_page_is_a_get_so_back_and_reload_resend_nothing(app, world):
+    web = signed_in(app, EMAIL)
+    form = {"cluster_ids": [world["espresso"], world["descaling"]], "per_cluster": "2", "tier": "testing"}
+    chosen = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS)
+    assert chosen.status_code == 303
+    estimate_url = chosen.headers["Location"]
+    assert estimate_url.startswith(f"{IDEAS}/generate/estimate?") and "per_cluster=2" in estimate_url
+    for _ in range(2):  # a reload, or Back from the run page, is a plain GET of the same page
+        page = web.get(estimate_url)
+        assert page.status_code == 200 and 'data-testid="estimate"' in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert '<form method="get"' in html and 'id="ideas-confirm-form"' in html
+    assert job_count(app) == 0 and ledger(app, world["account"])["balance"] == world["start"]
+    started = web.post(f"{IDEAS}/generate", form, token_from=IDEAS)
+    assert started.status_code == 302
+    assert web.get(estimate_url).status_code == 200 and job_count(app) == 1
+
+
 def test_a_short_balance_refuses_with_the_buy_credits_link_and_enqueues_nothing(app, world):
     with app.app_context(), tenancy.account_scope(world["account"]):
         credits.adjust(account_id=world["account"], amount=-world["start"], reason="Spent elsewhere",
@@ -232,7 +250,7 @@ def test_a_short_balance_refuses_with_the_buy_credits_link_and_enqueues_nothing(
         db.session.remove()
     web = signed_in(app, EMAIL)
     form = {"cluster_ids": [world["espresso"]], "per_cluster": "3", "tier": "testing"}
-    page = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS)
+    page = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS, follow_redirects=True)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Not enough credits" in html and "/billing/buy" in html
     assert 'disabled aria-disabled="true">Confirm and generate' in html
@@ -247,11 +265,11 @@ def test_a_short_balance_refuses_with_the_buy_credits_link_and_enqueues_nothing(
 def test_bad_selections_are_refused_before_anything_is_spent(app, world):
     web = signed_in(app, EMAIL)
     empty = web.post(f"{IDEAS}/generate/estimate", {"cluster_ids": [world["empty"]], "per_cluster": "2"},
-                     token_from=IDEAS)
+                     token_from=IDEAS, follow_redirects=True)
     assert empty.status_code == 422 and "have no keywords" in empty.get_data(as_text=True)
     assert "Empty cluster" in empty.get_data(as_text=True)
     too_many = web.post(f"{IDEAS}/generate/estimate", {"cluster_ids": [world["espresso"]], "per_cluster": "11"},
-                        token_from=IDEAS)
+                        token_from=IDEAS, follow_redirects=True)
     assert too_many.status_code == 422 and "from 1 to 10" in too_many.get_data(as_text=True)
     nothing = web.post(f"{IDEAS}/generate/estimate", {"per_cluster": "2"}, token_from=IDEAS, follow_redirects=True)
     assert "Choose at least one cluster" in nothing.get_data(as_text=True)

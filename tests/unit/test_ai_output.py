@@ -57,3 +57,9 @@ def test_text_price_is_tokens_over_tokens_per_credit_rounded_up_with_minimum():
     assert credits_for_tokens(model, 2001) == 3
     assert credits_for_tokens(model, 5000) == 5
     assert cost_usd(model, tokens_in=1000, tokens_out=500) == Decimal("0.002000")
+
+
+def test_clean_text_stores_plain_text_not_html_entities():
+    assert clean_text("Tea &amp; Coffee") == "Tea & Coffee"
+    assert clean_text("Tea & Coffee <em>guide</em>") == "Tea & Coffee guide"
+    assert clean_text("espresso > drip") == "espresso > drip"

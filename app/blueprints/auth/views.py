@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -16,6 +14,7 @@ from app.services.accounts import auth as account_service
 from app.services.accounts.passwords import rules_hint
 from app.services.accounts import sessions
 from app.services.accounts import team as team_service
+from app.web import safe_next
 
 
 def _email_key() -> str:
@@ -24,11 +23,7 @@ def _email_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
-        parsed = urlparse(target)
-        if not parsed.scheme and not parsed.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("main.dashboard")
+    return safe_next(target, url_for("main.dashboard"))
 
 
 def _login_limits() -> str:

@@ -10,13 +10,16 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 from wtforms.validators import ValidationError as FormError
 
 from app.billing_ops import OPERATIONS
+from app.params import MAX_ID, MAX_NUMBER, parse_id
 
 WHOLE_NUMBER = "Enter a whole number of credits, like 100."
 
 
 class ThresholdForm(FlaskForm):
     threshold = IntegerField("Warn me when the balance falls below", invalid_value_message=WHOLE_NUMBER,
-                             validators=[InputRequired(message=WHOLE_NUMBER)])
+                             validators=[InputRequired(message=WHOLE_NUMBER),
+                                         NumberRange(min=-MAX_NUMBER, max=MAX_NUMBER,
+                                                     message="Enter a threshold between 0 and 1,000,000 credits.")])
 
 
 EXPIRED = "This form has expired. Reload the page and try again."
@@ -53,21 +56,25 @@ class PaymentForm(FlaskForm):
 class BuyForm(PaymentForm):
     """A package and how to pay for it."""
 
-    package_id = IntegerField("Package", validators=[InputRequired(message="Choose a package.")],
+    package_id = IntegerField("Package", validators=[
+        InputRequired(message="Choose a package."),
+        NumberRange(min=1, max=MAX_ID, message="Choose a package from the list.")],
                               invalid_value_message="Choose a package from the list.")
 
 
 class PlanForm(FlaskForm):
     """Switch to a plan without a price (no payment fields)."""
 
-    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan.")],
+    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan."),
+                                               NumberRange(min=1, max=MAX_ID, message="Choose a plan from the list.")],
                            invalid_value_message="Choose a plan from the list.")
 
 
 class PlanOrderForm(PaymentForm):
     """Order a priced plan and say how to pay for it."""
 
-    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan.")],
+    plan_id = IntegerField("Plan", validators=[InputRequired(message="Choose a plan."),
+                                               NumberRange(min=1, max=MAX_ID, message="Choose a plan from the list.")],
                            invalid_value_message="Choose a plan from the list.")
 
 
@@ -96,7 +103,7 @@ class UsageFilterForm(FlaskForm):
             raise FormError("Choose a site from the list.")
 
     def site_id(self) -> int | None:
-        return int(self.site.data) if (self.site.data or "").isdigit() else None
+        return parse_id(self.site.data)
 
 
 class EstimateForm(FlaskForm):

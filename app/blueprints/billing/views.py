@@ -26,13 +26,14 @@ from app.services.billing import credits as credit_service
 from app.services.billing import orders as order_service
 from app.services.billing import subscriptions
 from app.services.billing.payments import PROVIDERS, customer_providers
+from app.params import page_arg
 from app.services.accounts.sites import list_sites
 
 STATUS_PILLS = {"paid": "pill-ok", "pending": "pill-warn", "failed": "pill-err", "cancelled": ""}
 
 
 def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_arg(request.args)
 
 
 def _overview_page(threshold_form: ThresholdForm | None = None, status: int = 200):

@@ -6,23 +6,20 @@ from flask import redirect, request
 from flask_login import current_user
 
 from app.blueprints.context import bp
-from app.errors import NotFound
+from app.params import id_or_404
 from app.htmx import hx_refresh, is_htmx
 from app.services import context as context_service
+from app.web import safe_next
 
 
 def _back():
     if is_htmx():
         return hx_refresh()
-    target = request.form.get("next") or "/"
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_next(request.form.get("next"), "/"))
 
 
 def _int(name: str) -> int:
-    try:
-        return int(request.form.get(name, ""))
-    except ValueError:
-        raise NotFound() from None
+    return id_or_404(request.form.get(name))
 
 
 @bp.route("/site", methods=["POST"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify, redirect, render_template, url_for
+from flask import current_app, g, jsonify, redirect, render_template, send_from_directory, url_for
 from flask_login import current_user
 
 from app.blueprints.main import bp
@@ -27,3 +27,10 @@ def healthz():
     """Machine-readable health of the database and Redis."""
     report = health_report()
     return jsonify(report), 200 if report["ok"] else 503
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """The icon browsers ask for at the site root (pages also link it from /static)."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)

@@ -19,6 +19,6 @@ bp.before_request(require_operator)
 
 from app.blueprints.operator import views  # noqa: E402,F401
 from app.blueprints.operator import billing_views  # noqa: E402,F401
-from app.blueprints.operator.views import mount_rq_dashboard  # noqa: E402,F401
+from app.blueprints.operator.rq_dashboard import mount_rq_dashboard  # noqa: E402,F401
 from app.blueprints.operator import ai_views  # noqa: E402,F401
 from app.blueprints.operator import jobs_views  # noqa: E402,F401

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL
 
 from app.blueprints.forms import attach_error
 from app.blueprints.operator import bp
+from app.params import MAX_NUMBER
 from app.blueprints.thinker.forms import AISettingsForm, PromptForm, settings_table
 from app.errors import ValidationError
 from app.htmx import is_htmx
@@ -26,14 +27,14 @@ class ModelForm(FlaskForm):
     tier = SelectField("Tier", choices=[(t, TIER_LABELS[t]) for t in TIERS])
     is_default = BooleanField("Default Live model of its type")
     is_active = BooleanField("Active")
-    cost_per_1k_input = DecimalField("Provider cost per 1k input tokens (USD)", places=6, validators=[NumberRange(min=0)])
-    cost_per_1k_output = DecimalField("Provider cost per 1k output tokens (USD)", places=6, validators=[NumberRange(min=0)])
-    cost_per_image = DecimalField("Provider cost per image (USD)", places=6, validators=[NumberRange(min=0)])
-    tokens_per_credit = IntegerField("Tokens per credit", validators=[NumberRange(min=1)])
-    credits_per_image = IntegerField("Credits per image", validators=[NumberRange(min=0)])
-    min_credits = IntegerField("Minimum credits per operation", validators=[NumberRange(min=0)])
-    max_input_tokens = IntegerField("Largest input (tokens)", validators=[NumberRange(min=1)])
-    max_output_tokens = IntegerField("Largest answer (tokens)", validators=[NumberRange(min=1)])
+    cost_per_1k_input = DecimalField("Provider cost per 1k input tokens (USD)", places=6, validators=[NumberRange(min=0, max=999_999)])
+    cost_per_1k_output = DecimalField("Provider cost per 1k output tokens (USD)", places=6, validators=[NumberRange(min=0, max=999_999)])
+    cost_per_image = DecimalField("Provider cost per image (USD)", places=6, validators=[NumberRange(min=0, max=999_999)])
+    tokens_per_credit = IntegerField("Tokens per credit", validators=[NumberRange(min=1, max=MAX_NUMBER)])
+    credits_per_image = IntegerField("Credits per image", validators=[NumberRange(min=0, max=MAX_NUMBER)])
+    min_credits = IntegerField("Minimum credits per operation", validators=[NumberRange(min=0, max=MAX_NUMBER)])
+    max_input_tokens = IntegerField("Largest input (tokens)", validators=[NumberRange(min=1, max=MAX_NUMBER)])
+    max_output_tokens = IntegerField("Largest answer (tokens)", validators=[NumberRange(min=1, max=MAX_NUMBER)])
 
 
 MODEL_FIELDS = ("name", "model_id", "tier", "is_default", "is_active", "cost_per_1k_input", "cost_per_1k_output",

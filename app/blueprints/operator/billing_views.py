@@ -16,6 +16,7 @@ from app.blueprints.forms import attach_error, invalid
 from app.blueprints.operator import bp
 from app.errors import Conflict, ValidationError
 from app.services.billing import admin as billing_admin
+from app.params import page_arg, whole
 from app.services.billing.payments import PROVIDERS
 
 MAX = billing_admin.MAX_CREDITS
@@ -28,10 +29,9 @@ class WholeNumberField(IntegerField):
     def process_formdata(self, valuelist):
         self.data = None
         if valuelist and valuelist[0].strip():
-            try:
-                self.data = int(valuelist[0].strip())
-            except ValueError:
-                raise ValueError(WHOLE) from None
+            self.data = whole(valuelist[0]) if "." not in valuelist[0] else None
+            if self.data is None:
+                raise ValueError(WHOLE)
 
 
 class PriceField(DecimalField):
@@ -100,7 +100,7 @@ class AdjustForm(FlaskForm):
 
 
 def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
+    return page_arg(request.args)
 
 
 # Plans -------------------------------------------------------------------------------------

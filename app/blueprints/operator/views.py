@@ -1,15 +1,13 @@
-"""The operator area: accounts, act-as, outbox, audit log and the RQ dashboard."""
+"""The operator area: accounts, act-as, outbox and audit log."""
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
-from flask import Flask, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.blueprints.operator import bp, require_operator
-from app.errors import Forbidden
+from app.blueprints.operator import bp
 from app.services import operator as operator_service
+from app.services.ai.catalogue import live_problems
 from app.services.health import health_report
 
 
@@ -17,7 +15,7 @@ from app.services.health import health_report
 def index():
     """Operator overview."""
     return render_template("operator/index.html", health=health_report(),
-                           accounts=operator_service.search_accounts(limit=10))
+                           accounts=operator_service.search_accounts(limit=10), live_problems=live_problems())
 
 
 @bp.route("/accounts")
@@ -79,33 +77,3 @@ def outbox():
 def audit():
     """The audit log."""
     return render_template("operator/audit.html", events=operator_service.audit_log())
-
-
-def _guard_rq_dashboard():
-    """Operators only; its jQuery actions carry no CSRF token, so require a same-origin POST."""
-    refusal = require_operator()
-    if refusal is not None:
-        return refusal
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        source = request.headers.get("Origin") or request.headers.get("Referer") or ""
-        if urlparse(source).netloc != request.host:
-            raise Forbidden("Queue actions must come from the IGNY8 operator pages.")
-    return None
-
-
-def mount_rq_dashboard(app: Flask) -> None:
-    """Mount rq-dashboard at /operator/rq behind the operator check."""
-    import rq_dashboard
-    from rq_dashboard.web import setup_rq_connection
-
-    from app.extensions import csrf
-
-    dashboard = rq_dashboard.blueprint
-    if not getattr(dashboard, "_igny8_guarded", False):
-        # The blueprint object is shared by every app instance; guard it once.
-        dashboard.before_request_funcs.setdefault(None, []).insert(0, _guard_rq_dashboard)
-        dashboard._igny8_guarded = True
-    csrf.exempt(dashboard)
-    app.config["RQ_DASHBOARD_REDIS_URL"] = app.config["REDIS_URL"]
-    setup_rq_connection(app)
-    app.register_blueprint(dashboard, url_prefix="/operator/rq")

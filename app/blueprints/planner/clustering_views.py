@@ -5,21 +5,29 @@ from __future__ import annotations
 from flask import g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import params
 from app.blueprints.planner import bp
 from app.errors import DomainError
 from app.permissions import requires
 from app.services import jobs as job_service
+from app.services.ai.catalogue import offered_tier
 from app.services.planner import clustering
 
 
 def _options(source) -> dict:
-    try:
-        tightness = int(source.get("tightness", clustering.DEFAULT_TIGHTNESS))
-    except ValueError:
-        tightness = -1
+    tightness = params.int_arg(source, "tightness", -1, low=-1, high=1000)
+    if "tightness" not in source:
+        tightness = clustering.DEFAULT_TIGHTNESS
     return {"mode": source.get("mode", "semantic"), "tightness": tightness,
             "join_existing": source.get("join_existing", "1" if request.method == "GET" else "") == "1",
             "tier": source.get("tier", "testing")}
+
+
+def _offered(source) -> dict:
+    """The options, refusing a Live model the platform cannot call right now."""
+    options = _options(source)
+    options["tier"] = offered_tier(options["tier"])
+    return options
 
 
 def _ids(source) -> list[int]:
@@ -53,7 +61,7 @@ def keyword_cluster_estimate():
     if sector is None:
         return render_template("planner/no_sector.html", stage="Clustering")
     try:
-        estimate = clustering.estimate(sector_id=sector.id, keyword_ids=_ids(request.args), **_options(request.args))
+        estimate = clustering.estimate(sector_id=sector.id, keyword_ids=_ids(request.args), **_offered(request.args))
         error = None
     except DomainError as exc:
         estimate, error = None, exc.message
@@ -70,7 +78,7 @@ def keyword_cluster_start():
     try:
         with job_service.submission(request.form.get("submit_token")):  # a second submit finds this run
             job = clustering.start(sector_id=sector.id, keyword_ids=_ids(request.form),
-                                   created_by_id=current_user.id, **_options(request.form))
+                                   created_by_id=current_user.id, **_offered(request.form))
     except DomainError as exc:
         return make_response(render_template(
             "planner/cluster_run_form.html", sector=sector, count=0, error=exc.message,

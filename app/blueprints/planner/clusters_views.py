@@ -7,18 +7,21 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app import params
 from app.blueprints.forms import attach_error
 from app.blueprints.planner import bp
-from app.errors import NotFound, ValidationError
+from app.errors import ValidationError
 from app.htmx import add_vary, is_htmx
 from app.models.planner import INTENTS
 from app.permissions import requires
 from app.services.planner import clusters as cluster_service
+from app.web import safe_next
 
 PER_PAGE = 50
 KEYWORDS_PER_PAGE = 100
 INTENT_CHOICES = [("", "— Not set —")] + [(i, i.capitalize()) for i in INTENTS]
 UNCLUSTERED = "unclustered"
+CLUSTER_NOT_FOUND = "That cluster does not exist or you do not have access to it."
 
 
 class ClusterForm(FlaskForm):
@@ -33,15 +36,12 @@ class IntentForm(FlaskForm):
 
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return params.page_arg(request.args)
 
 
 def _ids(name: str) -> list[int]:
     """Integer ids of a multi-value form field; a malformed id names nothing the person can see."""
-    try:
-        return [int(v) for v in request.form.getlist(name) if str(v).strip()]
-    except ValueError:
-        raise NotFound("One of those items does not exist or you do not have access to it.") from None
+    return params.id_list(request.form.getlist(name))
 
 
 def _endpoint_exists(endpoint: str) -> bool:
@@ -73,11 +73,8 @@ def _url_maker(endpoint: str, base: dict, **fixed):
 
 def _back_to_list() -> str:
     """Return to the list as it was (filters and page), never to another site."""
-    target = request.form.get("next", "")
     list_url = url_for("planner.clusters")
-    if target.startswith(list_url) and not target.startswith("//"):
-        return target
-    return list_url
+    return safe_next(request.form.get("next"), list_url, within=list_url)
 
 
 @bp.route("/clusters", endpoint="clusters")
@@ -183,10 +180,7 @@ def cluster_move_keywords(cluster_id: int):
     if target == UNCLUSTERED:
         to_cluster_id = None
     else:
-        try:
-            to_cluster_id = int(target)
-        except ValueError:
-            raise NotFound("That cluster does not exist or you do not have access to it.") from None
+        to_cluster_id = params.id_or_404(target, CLUSTER_NOT_FOUND)
     try:
         moved = cluster_service.move_keywords(keyword_ids=keyword_ids, to_cluster_id=to_cluster_id,
                                               sector_id=cluster.sector_id)
@@ -245,10 +239,7 @@ def cluster_merge():
             flash(exc.message, "error")
             return redirect(_back_to_list())
         return render_template("planner/cluster_merge.html", rows=rows, back=_back_to_list())
-    try:
-        target_id = int(target)
-    except ValueError:
-        raise NotFound("That cluster does not exist or you do not have access to it.") from None
+    target_id = params.id_or_404(target, CLUSTER_NOT_FOUND)
     try:
         result = cluster_service.merge(target_id=target_id, source_ids=[i for i in ids if i != target_id],
                                        sector_id=sector.id)

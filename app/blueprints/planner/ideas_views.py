@@ -6,15 +6,17 @@ from flask import flash, g, make_response, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, NumberRange
 
 from app.blueprints.forms import attach_error
+from app import params
 from app.blueprints.planner import bp
 from app.errors import DomainError, NotFound, ValidationError
 from app.htmx import is_htmx
 from app.models.planner import CONTENT_TYPES, IDEA_STATUSES, STRUCTURES
 from app.permissions import require, requires
 from app.services import jobs as job_service
+from app.services.ai.catalogue import offered_tier
 from app.services.planner import ideas as idea_service
 from app.services.planner.ideas import CONTENT_TYPE_LABELS, STRUCTURE_LABELS
 
@@ -28,19 +30,18 @@ class IdeaForm(FlaskForm):
     primary_keyword = StringField("Primary keyword", validators=[InputRequired("Give a primary keyword.")])
     secondary_keywords = TextAreaField("Secondary keywords", render_kw={"rows": 3})
     target_words = IntegerField("Target length (words)", validators=[
-        InputRequired("Give a target length in words.")])
+        InputRequired("Give a target length in words."),
+        NumberRange(min=1, max=100_000, message="Give a target length from 1 to 100,000 words.")])
 
 
 def _selected_ids(name: str) -> list[str]:
     return [value for value in request.form.getlist(name) if value.strip()]
 
 
-def _per_cluster() -> int:
-    raw = request.form.get("per_cluster", str(idea_service.DEFAULT_PER_CLUSTER)).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= idea_service.MAX_PER_CLUSTER:
-        raise ValidationError(f"Ideas per cluster must be a whole number from 1 to "
-                              f"{idea_service.MAX_PER_CLUSTER}.", field="per_cluster")
-    return int(raw)
+def _per_cluster(source) -> int:
+    raw = source.get("per_cluster", str(idea_service.DEFAULT_PER_CLUSTER))
+    return params.required_int(raw, label="Ideas per cluster", low=1, high=idea_service.MAX_PER_CLUSTER,
+                               field="per_cluster")
 
 
 def _no_sector_page():
@@ -61,7 +62,7 @@ def ideas():
         return _no_sector_page()
     filters = idea_service.IdeaFilters.from_args(request.args)
     page = idea_service.list_ideas(sector=g.active_sector, filters=filters,
-                                   page=request.args.get("page", 1, type=int) or 1)
+                                   page=params.page_arg(request.args))
     context = dict(page=page, filters=filters, clusters=idea_service.sector_clusters(sector=g.active_sector),
                    statuses=IDEA_STATUSES, content_types=CONTENT_TYPE_LABELS, structures=STRUCTURE_LABELS)
     if is_htmx() and request.headers.get("HX-Target") == "ideas-list":
@@ -69,14 +70,38 @@ def ideas():
     return render_template("planner/ideas.html", **context)
 
 
+def _generate_args(source) -> tuple[list[int], str]:
+    """The chosen clusters and the model tier, from a form or a query string."""
+    tier = source.get("tier", "testing")
+    return params.id_list(source.getlist("cluster_ids")), tier if tier in ("testing", "live") else "testing"
+
+
 @bp.route("/ideas/generate/estimate", methods=["POST"])
+@requires("write")
+def ideas_generate_choose():
+    """Clusters ticked on the clusters list → the estimate page, by redirect (so Back and reload are safe)."""
+    if g.active_sector is None:
+        raise ValidationError("Choose a site and a sector first.")
+    cluster_ids, tier = _generate_args(request.form)
+    if not cluster_ids:
+        flash("Choose at least one cluster to generate ideas for.", "error")
+        return redirect(url_for("planner.ideas"))
+    try:
+        idea_service.describe_clusters(sector_id=g.active_sector.id, cluster_ids=cluster_ids)  # 404: not theirs
+    except ValidationError:
+        pass  # the estimate page says what is wrong
+    per_cluster = request.form.get("per_cluster") or idea_service.DEFAULT_PER_CLUSTER
+    return redirect(url_for("planner.ideas_generate_estimate", cluster_ids=cluster_ids, per_cluster=per_cluster,
+                            tier=tier), 303)
+
+
+@bp.route("/ideas/generate/estimate", methods=["GET"])
 @requires("write")
 def ideas_generate_estimate():
     """Chosen clusters (cluster_ids) → the cost of generating ideas, with the per-cluster choice and a confirm."""
     if g.active_sector is None:
         raise ValidationError("Choose a site and a sector first.")
-    cluster_ids = _selected_ids("cluster_ids")
-    tier = request.form.get("tier", "testing")
+    cluster_ids, tier = _generate_args(request.args)
     if not cluster_ids:
         flash("Choose at least one cluster to generate ideas for.", "error")
         return redirect(url_for("planner.ideas"))
@@ -87,7 +112,8 @@ def ideas_generate_estimate():
         return redirect(url_for("planner.ideas"))
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
-        per_cluster = _per_cluster()
+        per_cluster = _per_cluster(request.args)
+        tier = offered_tier(tier)
         estimate = idea_service.estimate_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
                                                per_cluster=per_cluster, tier=tier)
     except NotFound:
@@ -103,13 +129,13 @@ def ideas_generate_start():
     """Reserve the estimate and start generating ideas; then show the run's progress."""
     if g.active_sector is None:
         raise ValidationError("Choose a site and a sector first.")
-    cluster_ids = _selected_ids("cluster_ids")
-    tier = request.form.get("tier", "testing")
+    cluster_ids, tier = _generate_args(request.form)
     clusters = idea_service.describe_clusters(sector_id=g.active_sector.id, cluster_ids=cluster_ids) \
         if cluster_ids else []
     per_cluster = idea_service.DEFAULT_PER_CLUSTER
     try:
-        per_cluster = _per_cluster()
+        per_cluster = _per_cluster(request.form)
+        tier = offered_tier(tier)
         with job_service.submission(request.form.get("submit_token")):  # a second submit finds this run
             job = idea_service.start_ideas(sector_id=g.active_sector.id, cluster_ids=cluster_ids,
                                            per_cluster=per_cluster, tier=tier, created_by_id=current_user.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, g, make_response, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from app import tenancy
+from app import params, tenancy
 from app.blueprints.planner import bp
 from app.errors import Conflict, DomainError, NotFound, ValidationError
 from app.htmx import hx_redirect, is_htmx
@@ -14,6 +14,7 @@ from app.permissions import requires
 from app.services.planner import imports, keywords, library, parsing
 from app.services.planner.keywords import KeywordFilter
 from app.services.planner.library import LibraryFilter
+from app.web import safe_next
 
 
 def _sector():
@@ -87,7 +88,8 @@ def keyword_library_add():
     seed_ids = _int_list("seed_ids")
     result = library.add_from_library(sector_id=sector.id, seed_ids=seed_ids)
     flash(result.message(), "success" if result.added else "info")
-    return redirect(request.form.get("next") or url_for("planner.keyword_library"))
+    library_url = url_for("planner.keyword_library")
+    return redirect(safe_next(request.form.get("next"), library_url, within=library_url))
 
 
 # --- Import ------------------------------------------------------------------------------------------------
@@ -180,13 +182,7 @@ def keyword_import_rejected(import_id: int):
 # --- Bulk actions, inline edit, export -------------------------------------------------------------------
 
 def _int_list(name: str) -> list[int]:
-    values = []
-    for raw in request.form.getlist(name):
-        try:
-            values.append(int(raw))
-        except ValueError:
-            continue
-    return values
+    return params.id_list(request.form.getlist(name))
 
 
 @bp.route("/keywords/bulk", methods=["POST"])
@@ -232,10 +228,9 @@ def _apply(action: str, ids: list[int], sector) -> str:
         changed = keywords.set_intent(ids, request.form.get("intent", ""))
         return f"Set the intent of {changed:,} keyword(s)."
     if action == "move":
-        try:
-            target = int(request.form.get("sector_id", ""))
-        except ValueError:
-            raise ValidationError("Choose the sector to move the keywords to.", field="sector_id") from None
+        target = params.parse_id(request.form.get("sector_id"))
+        if target is None:
+            raise ValidationError("Choose the sector to move the keywords to.", field="sector_id")
         moved, skipped = keywords.move_to_sector(ids, from_sector_id=sector.id, to_sector_id=target)
         extra = f" {skipped:,} stayed because the other sector already has them." if skipped else ""
         return f"Moved {moved:,} of {count:,} keyword(s).{extra}"

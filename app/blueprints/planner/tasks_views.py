@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import params
 from app.blueprints.planner import bp
 from app.errors import ValidationError
 from app.htmx import is_htmx
@@ -27,7 +28,7 @@ def tasks():
         return render_template("planner/tasks.html", page=None, filters=None)
     filters = task_service.TaskFilters.from_args(request.args)
     page = task_service.list_tasks(sector=g.active_sector, filters=filters,
-                                   page=request.args.get("page", 1, type=int) or 1)
+                                   page=params.page_arg(request.args))
     context = dict(page=page, filters=filters, clusters=idea_service.sector_clusters(sector=g.active_sector),
                    statuses=STATUS_LABELS, content_types=CONTENT_TYPE_LABELS, structures=STRUCTURE_LABELS)
     if is_htmx() and request.headers.get("HX-Target") == "tasks-list":

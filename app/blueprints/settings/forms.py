@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.models.accounts import ROLE_LABELS
+from app.params import choice_id
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -28,12 +29,12 @@ class InviteForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(message="Enter the person's e-mail.")])
     role = SelectField("Role", choices=list(ROLE_LABELS.items()), default="editor",
                        render_kw={"data-role-select": ""})
-    site_ids = MultiCheckboxField("Sites they may work on", coerce=int, choices=[])
+    site_ids = MultiCheckboxField("Sites they may work on", coerce=choice_id, choices=[])
 
 
 
 class SitesForm(FlaskForm):
-    site_ids = MultiCheckboxField("Sites", coerce=int, choices=[])
+    site_ids = MultiCheckboxField("Sites", coerce=choice_id, choices=[])
 
 
 class ModulesForm(FlaskForm):

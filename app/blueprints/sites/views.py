@@ -13,6 +13,7 @@ from app.blueprints.sites.forms import (
 from app.blueprints.thinker.forms import AISettingsForm, settings_table
 from app.errors import ValidationError
 from app.htmx import is_htmx
+from app.params import MAX_ID, int_arg
 from app.permissions import requires
 from app.services import jobs as job_service
 from app.services.accounts import sites as site_service
@@ -34,10 +35,7 @@ def index():
 @bp.route("/industry-sectors")
 def industry_sectors():
     """Sector choices of an industry, for the new-site form (htmx)."""
-    try:
-        industry_id = int(request.args.get("industry_id", 0))
-    except ValueError:
-        industry_id = 0
+    industry_id = int_arg(request.args, "industry_id", 0, low=0, high=MAX_ID)
     return render_template("sites/_sector_choices.html", sectors=site_service.industry_sectors(industry_id), selected=[])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask import flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
@@ -12,10 +13,13 @@ from app.errors import DomainError, NotFound
 from app.permissions import requires
 from app.services import jobs as job_service
 from app.services.ai import framework
+from app.services.ai.catalogue import offered_tier
 from app.services.ai.cluster_naming import parse_groups
+from app.services.drafts import recall_draft, remember_draft
 from app.blueprints.thinker import bp
 
 FUNCTION = "cluster_naming"
+DRAFT_KIND = "try-cluster-naming"
 
 
 class ClusterNamingForm(FlaskForm):
@@ -33,23 +37,36 @@ def _page(form: ClusterNamingForm, *, estimate: dict | None = None, error: str |
 @bp.route("/try/cluster-naming", methods=["GET"])
 @requires("write")
 def try_cluster_naming():
-    """The form: one group per line, keywords separated by commas."""
-    return _page(ClusterNamingForm())
+    """The form (one group per line, keywords separated by commas), with the estimate once one was asked for."""
+    draft = recall_draft(kind=DRAFT_KIND, user_id=current_user.id, token=request.args.get("draft"))
+    if draft is None:
+        if request.args.get("draft"):
+            flash("That estimate has expired. Paste the groups again.", "info")
+        return _page(ClusterNamingForm())
+    form = ClusterNamingForm(formdata=None, data=draft)
+    try:
+        estimate = framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
+                                      tier=offered_tier(form.tier.data))
+    except DomainError as exc:
+        return _page(form, error=exc.message, status=422)
+    return _page(form, estimate=estimate)
 
 
 @bp.route("/try/cluster-naming/estimate", methods=["POST"])
 @requires("write")
 def estimate_cluster_naming():
-    """Show what the run would cost before it starts."""
+    """Keep the input and show the estimate on a GET page (so Back and reload re-send nothing)."""
     form = ClusterNamingForm()
     if not form.validate_on_submit():
         return _page(form, status=422)
-    try:
-        estimate = framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
-                                      tier=form.tier.data)
+    try:  # refuse bad input here, with the form as typed; the GET page shows the estimate
+        framework.estimate(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
+                           tier=offered_tier(form.tier.data))
     except DomainError as exc:
         return _page(form, error=exc.message, status=422)
-    return _page(form, estimate=estimate)
+    token = remember_draft(kind=DRAFT_KIND, user_id=current_user.id,
+                           data={"groups": form.groups.data, "tier": form.tier.data})
+    return redirect(url_for("thinker.try_cluster_naming", draft=token), 303)
 
 
 @bp.route("/try/cluster-naming/run", methods=["POST"])
@@ -62,7 +79,8 @@ def run_cluster_naming():
     try:
         with job_service.submission(request.form.get("submit_token")):  # a second submit finds this run
             job = framework.start_function(function=FUNCTION, payload={"groups": parse_groups(form.groups.data)},
-                                           tier=form.tier.data, created_by_id=current_user.id, site_id=None)
+                                           tier=offered_tier(form.tier.data), created_by_id=current_user.id,
+                                           site_id=None)
     except DomainError as exc:
         return _page(form, error=exc.message, status=exc.status_code if exc.status_code != 400 else 422)
     return redirect(url_for("thinker.cluster_naming_run", job_id=job.id))

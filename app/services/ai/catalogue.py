@@ -123,6 +123,35 @@ def check_usable(model: AIModel) -> None:
                           f"{PROVIDERS_PAGE} → {provider.name} before {model.name} can be used.")
 
 
+def live_problem(model_type: str = "text") -> str | None:
+    """Why the Live model of a type cannot run now (no model, switched off, no key), or None when it can."""
+    try:
+        check_usable(model_for(model_type=model_type, tier="live"))
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def live_available(model_type: str = "text") -> bool:
+    """Customers are offered Live only when the platform can actually call it."""
+    return live_problem(model_type) is None
+
+
+def offered_tier(tier: str, model_type: str = "text") -> str:
+    """The tier a customer asked for, refusing a Live model that cannot run (without operator jargon)."""
+    tier = tier if tier in ("testing", "live") else "testing"
+    if tier == "live" and not live_available(model_type):
+        raise ValidationError("The Live model is not available right now. Choose Testing, or try Live later.",
+                              field="tier")
+    return tier
+
+
+def live_problems() -> dict[str, str]:
+    """For the operator overview: each model type whose Live model customers cannot use, and why."""
+    types = sorted(set(db.session.scalars(select(AIModel.model_type).where(AIModel.tier == "live"))))
+    return {t: problem for t in types if (problem := live_problem(t))}
+
+
 def credits_for_tokens(model: AIModel, tokens: int) -> int:
     """The price of text work: ceil(tokens / tokens_per_credit), never below the model's minimum."""
     return max(int(model.min_credits), math.ceil(max(0, tokens) / model.tokens_per_credit))

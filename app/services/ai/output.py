@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import nh3
@@ -31,8 +32,12 @@ def sanitize_html(html: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Plain text from the model: every tag removed, whitespace tidied."""
-    return " ".join(nh3.clean(text or "", tags=set(), attributes={}).split())
+    """Plain text from the model: every tag removed, whitespace tidied, stored as text (not HTML).
+
+    nh3 answers HTML, so its entities are turned back into characters: "Tea & Coffee" is stored as
+    such and escaped once, when a template shows it.
+    """
+    return " ".join(html.unescape(nh3.clean(text or "", tags=set(), attributes={})).split())
 
 
 def parse_json(text: str, schema: dict) -> object:

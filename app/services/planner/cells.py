@@ -29,11 +29,28 @@ _EDGE_PUNCT = ",;:|"
 _EDGE_CHARS = frozenset(_DOUBLE_QUOTES + _EDGE_PUNCT + "'‘’`")
 
 
+def _strip_double_quotes(text: str) -> str:
+    """Surrounding double quotes go; a quote that belongs to the text stays.
+
+    `"best coffee"` and a stray `"best coffee` lose their quotes; `"king" size bed`, `"a" "b"` and
+    `12" pizza pan` keep theirs (the quote pairs with another one inside, or is an inch mark).
+    """
+    quotes = sum(text.count(q) for q in _DOUBLE_QUOTES)
+    first, last = text[:1] in _DOUBLE_QUOTES, text[-1:] in _DOUBLE_QUOTES
+    if first and last and len(text) >= 2 and quotes == 2:
+        return text[1:-1].strip()
+    if quotes == 1 and first:
+        return text[1:].strip()
+    if quotes == 1 and last and len(text) >= 2 and not text[-2].isdigit():
+        return text[:-1].strip()
+    return text
+
+
 def _strip_edges(text: str) -> str:
-    """Strip surrounding double quotes (paired or not), a paired single quote and stray , ; : |"""
+    """Strip surrounding double quotes, a paired single quote and stray , ; : |"""
     while text:
         before = text
-        text = text.strip(_DOUBLE_QUOTES + _EDGE_PUNCT + " ")
+        text = _strip_double_quotes(text.strip(_EDGE_PUNCT + " "))
         if len(text) >= 2 and text[0] in "'‘’`" and text[-1] in "'‘’`":
             text = text[1:-1].strip()
         if text == before:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound, ValidationError
+from app import params
 from app.extensions import db
 from app.models import Job, Sector
 from app.models.planner import CONTENT_TYPES, IDEA_STATUSES, STRUCTURES, Cluster, Idea, Keyword
@@ -78,10 +79,9 @@ def parse_ids(values, *, field: str, label: str) -> list[int]:
         raise ValidationError(f"Choose at least one {label}.", field=field)
     ids = []
     for value in values:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ValidationError(f"“{str(value)[:20]}” is not a valid {label} id.", field=field) from None
+        number = params.parse_id(value)
+        if number is None:
+            raise ValidationError(f"“{str(value)[:20]}” is not a valid {label} id.", field=field)
         if number not in ids:
             ids.append(number)
     return ids
@@ -358,7 +358,7 @@ class IdeaFilters:
         return cls(status=args.get("status", "") if args.get("status") in IDEA_STATUSES else "",
                    content_type=args.get("type", "") if args.get("type") in CONTENT_TYPES else "",
                    structure=args.get("structure", "") if args.get("structure") in STRUCTURES else "",
-                   cluster_id=int(cluster) if cluster.isdigit() else None,
+                   cluster_id=params.parse_id(cluster),
                    q=" ".join(args.get("q", "").split())[:200])
 
     def query(self) -> dict:

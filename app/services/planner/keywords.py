@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from app import tenancy
 from app.errors import NotFound, ValidationError
+from app import params
 from app.extensions import db
 from app.models import Cluster, Keyword, Sector
 from app.models.planner import INTENTS, KEYWORD_STATUSES
@@ -66,21 +67,13 @@ class KeywordFilter:
     @classmethod
     def from_args(cls, args) -> "KeywordFilter":
         """Read the filter from request args; nonsense values fall back to defaults, never error."""
-        def number(name, low=0, high=None):
-            raw = (args.get(name) or "").strip().replace(",", "")
-            if not raw:
-                return None
-            try:
-                value = int(float(raw))
-            except ValueError:
-                return None
-            value = max(low, value)
-            return min(high, value) if high is not None else value
+        def number(name, low=0, high=params.MAX_NUMBER):
+            return params.clamped_arg(args, name, None, low=low, high=high)
 
         status = args.get("status", "active")
         sort = args.get("sort", "volume")
         per_page = number("per_page", 1) or 50
-        cluster = number("cluster", 1)
+        cluster = params.parse_id(args.get("cluster"))
         return cls(
             q=" ".join((args.get("q") or "").split())[:200],
             status=status if status in (*KEYWORD_STATUSES, "all") else "active",

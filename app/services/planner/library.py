@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.errors import NotFound, ValidationError
+from app import params
 from app.extensions import db
 from app.models import IndustrySector, Keyword, Sector, SeedKeyword
 from app.models.planner import INTENTS
@@ -24,10 +25,7 @@ class LibraryFilter:
     @classmethod
     def from_args(cls, args) -> "LibraryFilter":
         def number(name):
-            try:
-                return max(0, int((args.get(name) or "").strip()))
-            except ValueError:
-                return None
+            return params.clamped_arg(args, name, None, low=0)
         return cls(q=" ".join((args.get("q") or "").split())[:100], volume_min=number("volume_min"),
                    difficulty_max=number("difficulty_max"), hide_added=args.get("hide_added") == "1")
 

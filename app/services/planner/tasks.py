@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound, ValidationError
+from app import params
 from app.extensions import db
 from app.models import Sector, Site, User
 from app.models.thinker import AuthorProfile, ContentStrategy
@@ -93,7 +94,7 @@ class TaskFilters:
         """Filters from a query string; unknown values are ignored rather than refused."""
         cluster = args.get("cluster", "")
         return cls(status=args.get("status", "") if args.get("status") in TASK_STATUSES else "",
-                   cluster_id=int(cluster) if cluster.isdigit() else None,
+                   cluster_id=params.parse_id(cluster),
                    q=" ".join(args.get("q", "").split())[:200])
 
     def query(self) -> dict:
