@@ -141,7 +141,7 @@ def _spread_weights(mix, word_vectors: np.ndarray) -> np.ndarray:
 
 
 def _spherical_kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
-    """A rough k-means on unit vectors (centres fitted on a sample), cheap enough to run on every embed."""
+    """k-means on unit vectors by cosine, centres fitted on a seeded sample: cheap and deterministic."""
     rng = np.random.default_rng(SEED)
     fit = vectors[rng.choice(len(vectors), min(len(vectors), SPREAD_FIT_ROWS), replace=False)]
     centres = fit[rng.choice(len(fit), k, replace=False)]
@@ -169,19 +169,25 @@ def adaptive_threshold(vectors: np.ndarray, tightness: float = DEFAULT_TIGHTNESS
     shows the same breaks as the whole selection at a fraction of the cost.
     """
     from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import pdist
 
     base, default = distance_threshold(tightness), distance_threshold(DEFAULT_TIGHTNESS)
     if len(vectors) < ADAPT_MIN_ROWS:
         return base
     rows = np.random.default_rng(SEED).choice(len(vectors), min(len(vectors), ADAPT_SAMPLE), replace=False)
-    heights = linkage(np.maximum(pdist(vectors[np.sort(rows)], "cosine"), 0.0), method="average")[:, 2]
+    heights = linkage(_cosine_condensed(vectors[np.sort(rows)]), method="average")[:, 2]
     inside = np.flatnonzero((heights[:-1] >= default - ADAPT_WINDOW) & (heights[:-1] <= default + ADAPT_WINDOW))
     if len(inside) == 0:
         return base
     widest = inside[np.argmax(heights[inside + 1] - heights[inside])]
     cut = float(heights[widest] + heights[widest + 1]) / 2
     return float(min(max(base + cut - default, 0.01), 0.99))
+
+
+def _cosine_condensed(vectors: np.ndarray) -> np.ndarray:
+    """Condensed cosine distances of unit rows (as scipy's pdist gives), by one matrix product."""
+    distance = 1.0 - vectors @ vectors.T
+    upper = np.triu_indices(len(vectors), k=1)
+    return np.maximum(distance[upper], 0.0).astype(np.float64)
 
 
 def centroids(vectors: np.ndarray, labels: list[int] | np.ndarray) -> np.ndarray:
@@ -258,26 +264,18 @@ def cluster(
 def _average_linkage(vectors: np.ndarray, threshold: float) -> np.ndarray:
     """Exact UPGMA on cosine distance, cut at threshold; labels from 0."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
 
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=np.int64)
-    tree = linkage(np.maximum(pdist(vectors, "cosine"), 0.0), method="average")
+    tree = linkage(_cosine_condensed(vectors), method="average")
     return fcluster(tree, t=threshold, criterion="distance").astype(np.int64) - 1
-
-
-def _kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
-    from sklearn.cluster import MiniBatchKMeans
-
-    model = MiniBatchKMeans(n_clusters=k, random_state=SEED, n_init=3, batch_size=4096)
-    return model.fit_predict(vectors)
 
 
 def _partition(vectors: np.ndarray, members: np.ndarray, size: int) -> list[np.ndarray]:
     """Split row indices into k-means groups of at most `size` rows (half that on average)."""
     if len(members) <= size:
         return [members] if len(members) else []
-    assigned = _kmeans(vectors[members], math.ceil(2 * len(members) / size))
+    assigned = _spherical_kmeans(vectors[members], math.ceil(2 * len(members) / size))
     groups = [members[assigned == g] for g in np.unique(assigned)]
     if len(groups) == 1:  # identical rows: k-means cannot separate them
         return [chunk for chunk in np.array_split(members, math.ceil(len(members) / size))]
@@ -352,7 +350,6 @@ def _upgma_groups(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.
 def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> np.ndarray:
     """Split every cluster above max_size along its own dendrogram so no cluster is a catch-all."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
 
     labels = labels.copy()
     counts = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, dtype=np.int64)
@@ -366,10 +363,10 @@ def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> 
                 continue
             k = math.ceil(len(group) / max_size)
             if len(group) <= PARTITION_SIZE:
-                tree = linkage(np.maximum(pdist(vectors[group], "cosine"), 0.0), method="average")
+                tree = linkage(_cosine_condensed(vectors[group]), method="average")
                 sub = fcluster(tree, t=k, criterion="maxclust") - 1
             else:
-                sub = _kmeans(vectors[group], k)
+                sub = _spherical_kmeans(vectors[group], k)
             parts = [group[sub == s] for s in np.unique(sub)]
             if len(parts) == 1:  # indistinguishable rows
                 pieces.extend(np.array_split(group, k))
