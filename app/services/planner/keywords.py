@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import Cluster, Keyword, Sector
 from app.models.planner import INTENTS, KEYWORD_STATUSES
 from app.services.planner import parsing
+from app.services.planner.keyword_copy import copy_into_empty_sector, copy_records
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 # column -> (expression, its natural direction). In the natural direction blanks come last; the other
@@ -30,7 +31,7 @@ SORTS = {
     "intent": (Keyword.intent, "asc"),
     "status": (Keyword.status, "asc"),
     "cluster": (Cluster.name, "asc"),
-    "created": (Keyword.created_at, "desc"),
+    "created": (Keyword.id, "desc"),  # ids are handed out in the order keywords are added
 }
 
 
@@ -167,40 +168,6 @@ def _count(sector_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)) or 0
 
 
-_COPY_COLUMNS = ("keyword", "normalized", "volume", "volume_text", "difficulty", "cpc", "cpc_currency", "intent")
-
-
-def _copy_records(sector: Sector, account_id: int, records: list, *, source: str, progress=None) -> None:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
-
-    Runs on the session's own connection, so it is part of the caller's transaction.
-    """
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    try:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS keyword_copy (position int, keyword varchar(200), "
-                       "normalized varchar(200), volume int, volume_text varchar(40), difficulty smallint, "
-                       "cpc numeric(10, 2), cpc_currency varchar(8), intent varchar(20)) ON COMMIT DROP")
-        cursor.execute("TRUNCATE keyword_copy")
-        total = len(records) or 1
-        with cursor.copy("COPY keyword_copy (position, " + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
-            for position, record in enumerate(records):
-                copy.write_row((position, record.keyword[:200], record.normalized[:200], record.volume,
-                                (record.volume_text or None) and record.volume_text[:40], record.difficulty,
-                                record.cpc, (record.cpc_currency or None) and record.cpc_currency[:8],
-                                record.intent))
-                if progress and position % 20_000 == 0:
-                    progress(0.8 * position / total)
-        cursor.execute(
-            "INSERT INTO keywords (account_id, site_id, sector_id, status, source, " + ", ".join(_COPY_COLUMNS)
-            + ") SELECT %s, %s, %s, 'active', %s, " + ", ".join(_COPY_COLUMNS)
-            + " FROM keyword_copy ORDER BY position ON CONFLICT (sector_id, normalized) DO NOTHING",
-            (account_id, sector.site_id, sector.id, source))
-        if progress:
-            progress(1.0)
-    finally:
-        cursor.close()
-
-
 def insert_records(sector: Sector, records: Iterable, *, source: str, progress=None, total: int = 0) -> int:
     """Insert parsed records into the sector, skipping ones already there; returns how many were added.
 
@@ -211,7 +178,10 @@ def insert_records(sector: Sector, records: Iterable, *, source: str, progress=N
         raise NotFound("That sector does not exist or you do not have access to it.")
     before = _count(sector.id)
     if db.session.get_bind().dialect.name == "postgresql":
-        _copy_records(sector, account_id, list(records), source=source, progress=progress)
+        records = list(records)
+        if before == 0 and copy_into_empty_sector(sector, account_id, records, source=source, progress=progress):
+            return len(records)
+        copy_records(sector, account_id, records, source=source, progress=progress)
         return _count(sector.id) - before
     statement = _insert_statement()
     batch: list[dict] = []
