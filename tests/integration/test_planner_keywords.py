@@ -143,6 +143,22 @@ def test_semrush_import_previews_then_imports_with_a_report(app, acct):
     assert len(keywords_of(app, acct["a"]["sectors"][0])) == 2
 
 
+def test_german_export_maps_itself_and_preview_warns_when_volume_is_left_unmapped(app, acct):
+    web = signed_in(app, acct["a"]["email"])
+    data = ("Suchbegriff;Suchvolumen;Keyword-Schwierigkeit\n"
+            "kaffeemühle;12000;45\nsiebträger;5400;38\n").encode("utf-8")
+    imp = import_id_from(upload(web, "/planner/keywords/import", data, "sistrix.csv"))
+    page = web.get(f"/planner/keywords/imports/{imp}").get_data(as_text=True)
+    assert "kaffeemühle" in page and "12,000" in page
+    assert 'data-testid="import-warning"' not in page  # Suchvolumen was recognised as the volume
+
+    unmapped = web.post(f"/planner/keywords/imports/{imp}/preview",
+                        {"map_keyword": "0", "map_volume": "", "map_difficulty": "2"},
+                        token_from=f"/planner/keywords/imports/{imp}").get_data(as_text=True)
+    assert 'data-testid="import-warning"' in unmapped
+    assert "Column “Suchvolumen” holds numbers that look like search volumes but is not imported" in unmapped
+
+
 @pytest.mark.parametrize("data,filename,message", [
     (b"", "empty.csv", "empty"),
     (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)) * 4, "export.xlsx", "Export or save it as CSV"),

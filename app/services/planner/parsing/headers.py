@@ -34,8 +34,44 @@ _SYNONYMS = {  # in order of preference
             "top of page bid high range"),
     "intent": ("intent", "intents", "search intent", "keyword intent", "user intent", "intent type"),
 }
+# The same columns in German, French, Spanish, Italian, Dutch and Portuguese exports (Keyword Planner,
+# Semrush, Ahrefs, Sistrix…), written as _header_name leaves them: lower case, accents and punctuation gone.
+_LOCALISED = {
+    "keyword": ("suchbegriff", "suchbegriffe", "schlusselwort", "schlusselworter", "suchanfrage", "suchanfragen",
+                "mot cle", "mots cles", "requete", "requetes", "expression cle",
+                "palabra clave", "palabras clave", "consulta", "consultas", "termino de busqueda",
+                "parola chiave", "parole chiave", "query di ricerca", "termine di ricerca",
+                "zoekwoord", "zoekwoorden", "zoekterm", "zoektermen", "zoekopdracht",
+                "palavra chave", "palavras chave", "termo de pesquisa", "termo de busca"),
+    "volume": ("suchvolumen", "monatliches suchvolumen", "durchschnittliche suchanfragen pro monat",
+               "volume de recherche", "volume de recherches", "volume mensuel", "recherches mensuelles moyennes",
+               "nombre moyen de recherches mensuelles",
+               "volumen de busqueda", "volumen de busquedas", "volumen", "busquedas mensuales",
+               "promedio de busquedas mensuales",
+               "volume di ricerca", "volume mensile", "ricerche mensili", "ricerche mensili medie",
+               "media delle ricerche mensili",
+               "zoekvolume", "maandelijks zoekvolume", "gem zoekopdrachten per maand",
+               "gemiddeld aantal zoekopdrachten per maand",
+               "volume de pesquisa", "volume de busca", "pesquisas mensais", "media de pesquisas mensais"),
+    "difficulty": ("keyword schwierigkeit", "schwierigkeit", "keyword difficulty",
+                   "difficulte", "difficulte du mot cle", "difficulte mot cle",
+                   "dificultad", "dificultad de palabra clave", "dificultad de la palabra clave",
+                   "difficolta", "difficolta parola chiave", "difficolta della parola chiave",
+                   "moeilijkheid", "zoekwoordmoeilijkheid", "keyword moeilijkheid",
+                   "dificuldade", "dificuldade da palavra chave", "dificuldade de palavra chave"),
+    "cpc": ("kosten pro klick", "cpc durchschnitt", "cout par clic", "cpc moyen", "coste por clic",
+            "costo por clic", "cpc promedio", "costo per clic", "cpc medio", "kosten per klik",
+            "gemiddelde cpc", "custo por clique"),
+    "intent": ("suchintention", "intention", "absicht", "intention de recherche", "intencion",
+               "intencion de busqueda", "intento", "intento di ricerca", "intenzione di ricerca", "intentie",
+               "zoekintentie", "intencao", "intencao de pesquisa", "intencao de busca"),
+}
+_SYNONYMS = {fld: names + _LOCALISED[fld] for fld, names in _SYNONYMS.items()}
 _HEADER_WORDS = {name: fld for fld, names in _SYNONYMS.items() for name in names}
-_CURRENCY_HEADERS = ("currency", "currency code")
+_CURRENCY_HEADERS = ("currency", "currency code", "wahrung", "devise", "moneda", "valuta", "moeda")
+# Words in a header that say "this is a search volume", in any of the languages above.
+VOLUME_HINTS = ("volume", "volumen", "search", "suche", "such", "recherche", "busqueda", "ricerc", "zoek",
+                "pesquisa", "busca", "msv")
 _HEADER_CURRENCY_RE = re.compile(r"[(\[]\s*([^()\[\]]{1,4}?)\s*[)\]]")
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
 
@@ -48,7 +84,8 @@ def _header_name(cell: str) -> tuple[str, str | None]:
     if match and _currency_code(match.group(1)):
         currency = _currency_code(match.group(1))
         text = text[:match.start()] + text[match.end():]
-    name = " ".join(_NON_ALNUM_RE.sub(" ", text.casefold()).split())
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+    name = " ".join(_NON_ALNUM_RE.sub(" ", folded).split())
     words = name.split()
     if currency is None and len(words) > 1 and words[-1].upper() in _CURRENCY_CODES:
         currency, name = words[-1].upper(), " ".join(words[:-1])

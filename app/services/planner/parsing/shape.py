@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from app.services.planner.parsing.headers import FIELD_LABELS, FIELDS, NO_KEYWORD_COLUMN
+from app.services.planner.cells import _volume
+from app.services.planner.parsing.headers import FIELD_LABELS, FIELDS, NO_KEYWORD_COLUMN, VOLUME_HINTS, _header_name
 from app.services.planner.parsing.reading import _ENCODING_LABELS, ImportFileError
 from app.services.planner.parsing.rows import _Reject, _row_parser
 
@@ -100,6 +101,36 @@ class FileShape:
                              intent=record.intent)
             rows.append(entry)
         return rows
+
+    def unmapped_volume_warnings(self, mapping: Mapping[str, Any] | None = None) -> list[str]:
+        """Warnings for columns that look like search volume but are not imported (volume left unmapped).
+
+        A column looks like volume when its header names it (in one of the languages we read) or when
+        its sample cells are whole numbers or ranges ("1K – 10K") with at least one above 100.
+        """
+        mapping = self.mapping if mapping is None else mapping
+        if mapping.get("volume") not in (None, "") or self.delimiter is None:
+            return []
+        used = {int(v) for v in mapping.values() if v not in (None, "")}
+        warnings = []
+        for index, column in enumerate(self.columns):
+            if index in used:
+                continue
+            cells = [row[index].strip() for row in self.sample_cells if index < len(row) and row[index].strip()]
+            values = []
+            for cell in cells:
+                try:
+                    values.append(_volume(cell)[0])
+                except ValueError:
+                    values.append(None)
+            numeric = bool(cells) and sum(v is not None for v in values) >= 0.8 * len(cells)
+            if not numeric:
+                continue
+            named = self.has_header and any(hint in _header_name(column)[0] for hint in VOLUME_HINTS)
+            if named or max(v for v in values if v is not None) > 100:
+                warnings.append(f"Column “{column}” holds numbers that look like search volumes but is not "
+                                f"imported. If it is the search volume, choose it for {FIELD_LABELS['volume']}.")
+        return warnings
 
     def check_mapping(self, mapping: Mapping[str, Any]) -> dict[str, int | None]:
         """Validate a mapping (e.g. from a form): field -> column index, or None / "" for
