@@ -261,7 +261,7 @@ def _conditions(sector_id: int, flt: KeywordFilter) -> list:
 
 # Above this many matching rows (by the planner's estimate) a count shown in the table is the estimate,
 # labelled "about N": counting 100,000 rows on every page load is where the page time went.
-COUNT_ESTIMATE_ABOVE = 20_000
+COUNT_ESTIMATE_ABOVE = 5_000
 
 
 class Count(int):
