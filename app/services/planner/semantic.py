@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.services.planner.keyword_words import MODIFIERS, VARIANTS, _word_weights, _words  # noqa: F401
+from app.services.planner.keyword_words import _word_weights, _words
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
 MODEL_NAME = "MiniLM-L6 (distilled, offline)"
