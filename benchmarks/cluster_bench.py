@@ -1,11 +1,13 @@
-"""Benchmark offline keyword clustering (embed + cluster) at 1k, 10k and 50k keywords.
+"""Benchmark offline keyword clustering (embed + cluster) at 1k, 10k and 50k keywords, and its quality.
 
     .venv/bin/python benchmarks/cluster_bench.py [--sizes 1000 10000 50000] [--tightness 0.5]
 
 Keywords come from benchmarks/data/keywords_20k.csv; sizes above 20k are topped up with
 deterministic synthetic variants (other modifiers and word orders of those keywords, plus the
 seed keywords in app/data/reference.json with modifiers). Each size runs in a fresh process so
-the peak RSS reported is that size's own.
+the peak RSS reported is that size's own. Quality: adjusted Rand index and purity against the
+`topic` column of every labelled sample in tests/fixtures (keywords_labeled_holdout.csv is the
+held-out one, never used for tuning).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data" / "keywords_20k.csv"
 REFERENCE = ROOT / "app" / "data" / "reference.json"
+LABELLED = sorted((ROOT / "tests" / "fixtures").glob("keywords_labeled_*.csv"))
 PREFIXES = ["best", "cheap", "how to choose", "what is", "is", "top rated", "buy", "diy", "affordable", "compare"]
 SUFFIXES = ["near me", "for beginners", "guide", "reviews", "under 50", "uk", "2027", "for kids", "on a budget",
             "at home", "online", "price", "vs", "ideas", "for apartments", "tips", "worth it", "checklist"]
@@ -84,11 +87,34 @@ def run_one(size: int, tightness: float) -> dict:
     }
 
 
+def quality(tightness: float) -> list[dict]:
+    """ARI, purity and cluster count of every labelled sample at this tightness."""
+    sys.path.insert(0, str(ROOT))
+    from sklearn.metrics import adjusted_rand_score
+
+    from app.services.planner import semantic
+
+    out = []
+    for path in LABELLED:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        truth = [row["topic"] for row in rows]
+        labels = semantic.cluster(semantic.embed([row["Keyword"] for row in rows]), tightness=tightness)
+        by_cluster: dict[int, Counter] = {}
+        for label, topic in zip(labels, truth):
+            by_cluster.setdefault(label, Counter())[topic] += 1
+        purity = sum(c.most_common(1)[0][1] for c in by_cluster.values()) / len(labels)
+        out.append({"sample": path.name, "n": len(rows), "topics": len(set(truth)), "clusters": len(by_cluster),
+                    "ari": adjusted_rand_score(truth, labels), "purity": purity})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark offline keyword clustering.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 50_000])
     parser.add_argument("--tightness", type=float, default=0.5)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-quality", action="store_true", help="skip the labelled samples")
     args = parser.parse_args()
 
     if args.one:
@@ -116,6 +142,13 @@ def main() -> None:
               f"{large['total_s'] / small['total_s']:.1f}x the time (~n^{exponent:.2f}) and "
               f"{large['peak_rss_mb'] / small['peak_rss_mb']:.1f}x the peak memory. Exact work is bounded "
               "per partition, so time is ~linear in n (n x partition size) and memory O(n*d + partition^2).")
+
+    if not args.no_quality:
+        print(f"\nQuality at tightness {args.tightness} (target: ARI >= 0.80 and purity >= 0.88 on every sample)")
+        print(f"{'sample':<34} {'keywords':>8} {'topics':>7} {'clusters':>9} {'ARI':>6} {'purity':>7}")
+        for q in quality(args.tightness):
+            print(f"{q['sample']:<34} {q['n']:>8} {q['topics']:>7} {q['clusters']:>9} {q['ari']:>6.3f} "
+                  f"{q['purity']:>7.3f}", flush=True)
 
 
 if __name__ == "__main__":

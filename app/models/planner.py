@@ -69,6 +69,9 @@ class Keyword(SiteOwned, db.Model):
     __tablename__ = "keywords"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Without their own indexes (each costs every insert): keyword reads always go by sector or cluster.
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"))
     keyword: Mapped[str] = mapped_column(String(200))
     normalized: Mapped[str] = mapped_column(String(200))
@@ -93,15 +96,13 @@ class Keyword(SiteOwned, db.Model):
         CheckConstraint(_in("status", KEYWORD_STATUSES), name="status"),
         CheckConstraint("difficulty IS NULL OR (difficulty >= 0 AND difficulty <= 100)", name="difficulty_range"),
         CheckConstraint("volume IS NULL OR volume >= 0", name="volume_not_negative"),
-        # The keyword table: counts are index-only scans, and each sort walks an index in its natural
-        # order (see app.services.planner.keywords.SORTS) so a page of 50 stops after 50 rows.
+        # The keyword table: counts are index-only scans; the default sort (volume) walks its index so a
+        # page of 50 stops after 50 rows, "keyword" walks the unique index and "newest" the primary key.
+        # Each index costs every insert, so the rarer sorts (difficulty, CPC) use a bounded top-N sort.
         Index("ix_keywords_sector_filters", "sector_id", "status", "cluster_id",
               postgresql_include=["intent", "volume", "difficulty"]),
         Index("ix_keywords_cluster", "cluster_id"),
         Index("ix_keywords_sector_volume", "sector_id", text("volume DESC NULLS LAST"), text("id DESC")),
-        Index("ix_keywords_sector_difficulty", "sector_id", "difficulty", "id"),
-        Index("ix_keywords_sector_cpc", "sector_id", text("cpc DESC NULLS LAST"), text("id DESC")),
-        Index("ix_keywords_sector_created", "sector_id", text("created_at DESC"), text("id DESC")),
         # Text search ("contains") on PostgreSQL: trigram index.
         Index("ix_keywords_normalized_trgm", "normalized", postgresql_using="gin",
               postgresql_ops={"normalized": "gin_trgm_ops"}),

@@ -143,6 +143,22 @@ def test_semrush_import_previews_then_imports_with_a_report(app, acct):
     assert len(keywords_of(app, acct["a"]["sectors"][0])) == 2
 
 
+def test_german_export_maps_itself_and_preview_warns_when_volume_is_left_unmapped(app, acct):
+    web = signed_in(app, acct["a"]["email"])
+    data = ("Suchbegriff;Suchvolumen;Keyword-Schwierigkeit\n"
+            "kaffeemühle;12000;45\nsiebträger;5400;38\n").encode("utf-8")
+    imp = import_id_from(upload(web, "/planner/keywords/import", data, "sistrix.csv"))
+    page = web.get(f"/planner/keywords/imports/{imp}").get_data(as_text=True)
+    assert "kaffeemühle" in page and "12,000" in page
+    assert 'data-testid="import-warning"' not in page  # Suchvolumen was recognised as the volume
+
+    unmapped = web.post(f"/planner/keywords/imports/{imp}/preview",
+                        {"map_keyword": "0", "map_volume": "", "map_difficulty": "2"},
+                        token_from=f"/planner/keywords/imports/{imp}").get_data(as_text=True)
+    assert 'data-testid="import-warning"' in unmapped
+    assert "Column “Suchvolumen” holds numbers that look like search volumes but is not imported" in unmapped
+
+
 @pytest.mark.parametrize("data,filename,message", [
     (b"", "empty.csv", "empty"),
     (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)) * 4, "export.xlsx", "Export or save it as CSV"),
@@ -307,3 +323,24 @@ def test_site_without_sectors_is_not_possible_but_no_site_shows_what_to_do(app):
     page = web.get("/planner/keywords").get_data(as_text=True)
     assert "Add a site first" in page
 
+
+
+def test_large_counts_are_labelled_estimates_and_small_ones_stay_exact(app, acct, monkeypatch):
+    from app.services.planner import keywords as keyword_service
+
+    sector_id = acct["a"]["sectors"][0]
+    seed_keywords(app, acct["a"]["account"], sector_id, 300)
+    with app.app_context(), db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(db.text("ANALYZE keywords"))
+    web = signed_in(app, acct["a"]["email"])
+    exact = web.get("/planner/keywords?volume_min=1000").get_data(as_text=True)
+    assert 'data-testid="keyword-count">200 keywords match' in exact
+    assert 'data-testid="keyword-total">300<' in exact
+
+    monkeypatch.setattr(keyword_service, "COUNT_ESTIMATE_ABOVE", 100)  # as if the sector were large
+    page = web.get("/planner/keywords?volume_min=1000").get_data(as_text=True)
+    label = page.split('data-testid="keyword-count">', 1)[1].split("<", 1)[0]
+    assert label.startswith("about ") and "keywords match" in label
+    assert 150 <= int(label.split()[1].replace(",", "")) <= 250
+    assert 'data-testid="keyword-total">about 300<' in page
+    assert "Apply to all about" in page

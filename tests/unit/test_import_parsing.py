@@ -624,3 +624,42 @@ def test_one_hundred_thousand_rows():
     assert result.duplicates == 2
     assert result.rejected == [(100_004, "keyword is empty"), (100_005, "volume 'abc' is not a number")]
     assert result.records[-1].line == 100_001 and result.records[-1].cpc == Decimal("4.25")
+
+
+@pytest.mark.parametrize("header,expected", [
+    ("Suchbegriff;Suchvolumen;Keyword-Schwierigkeit;CPC (EUR);Suchintention",
+     {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
+    ("Mot-clé;Volume de recherche;Difficulté du mot-clé;Coût par clic;Intention de recherche",
+     {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
+    ("Palabra clave;Volumen de búsqueda;Dificultad;Coste por clic;Intención",
+     {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
+    ("Parola chiave;Volume di ricerca;Difficoltà;Costo per clic;Intento",
+     {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
+    ("Zoekwoord;Zoekvolume;Moeilijkheid;Kosten per klik;Zoekintentie",
+     {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
+    ("Palavra-chave;Volume de pesquisa;Dificuldade;Custo por clique;Intenção",
+     {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
+    ("Mot cle;Volume de recherche", {"keyword": 0, "volume": 1}),  # accents dropped by the exporting tool
+])
+def test_non_english_export_headers_are_recognised(header, expected):
+    data = f"{header}\nkaffeemaschine;12000;45;0,80;informational\n".encode("utf-8")
+    shape = inspect(data, filename="export.csv")
+    assert {field: shape.mapping[field] for field in expected} == expected
+    assert parse(data, shape).records[0].volume == 12000
+
+
+def test_unmapped_column_that_looks_like_volume_is_warned_about():
+    shape = inspect(b"Keyword,Monthly demand,KD\ncoffee grinder,12000,40\nfrench press,5400,33\n")
+    assert shape.mapping["volume"] is None
+    assert shape.unmapped_volume_warnings() == [
+        "Column “Monthly demand” holds numbers that look like search volumes but is not imported. "
+        "If it is the search volume, choose it for Search volume."]
+    assert shape.unmapped_volume_warnings({**shape.mapping, "volume": 1}) == []
+
+
+def test_small_unmapped_numbers_without_a_volume_name_are_not_called_volume():
+    shape = inspect(b"Keyword,Position,Volume\ncoffee grinder,3,12000\nfrench press,7,5400\n")
+    assert shape.unmapped_volume_warnings({"keyword": 0, "volume": None}) == [
+        "Column “Volume” holds numbers that look like search volumes but is not imported. "
+        "If it is the search volume, choose it for Search volume."]
+    assert shape.unmapped_volume_warnings() == []  # Position (1-100) is not a volume

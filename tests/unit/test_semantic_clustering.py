@@ -17,10 +17,18 @@ from sklearn.metrics import adjusted_rand_score
 from app.services.planner import semantic
 
 ROOT = Path(__file__).resolve().parents[2]
-LABELLED = ROOT / "tests" / "fixtures" / "keywords_labeled_2k.csv"
-# Measured at the default tightness: ARI 0.793 / purity 0.915 exact, 0.794 / 0.915 partitioned.
-ARI_FLOOR = 0.75
-PURITY_FLOOR = 0.88
+FIXTURES = ROOT / "tests" / "fixtures"
+LABELLED = FIXTURES / "keywords_labeled_2k.csv"
+# Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample; the samples made by make_labeled.py
+# (synonyms sharing no word, modifiers shared across topics) are below it with the shipped model.
+FLOORS = {  # sample: (ARI floor, purity floor)
+    "keywords_labeled_2k.csv": (0.80, 0.91),        # (0.842, 0.939) coffee, fitness, garden, dogs
+    "keywords_labeled_business.csv": (0.64, 0.91),  # (0.658, 0.930) finance, software, travel, skincare
+    "keywords_labeled_home.csv": (0.70, 0.87),      # (0.715, 0.878) home, cars, education, weddings
+    "keywords_labeled_holdout.csv": (0.53, 0.82),   # (0.572, 0.853) held out of all tuning
+}
+ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 
 
 def purity(labels: list[int], truth: list[str]) -> float:
@@ -50,6 +58,39 @@ def test_labelled_sample_clusters_by_topic_above_quality_floor(sample):
     labels = semantic.cluster(vectors)
     assert adjusted_rand_score(truth, labels) >= ARI_FLOOR
     assert purity(labels, truth) >= PURITY_FLOOR
+
+
+@pytest.mark.parametrize("name", sorted(set(FLOORS) - {LABELLED.name}))
+def test_samples_from_other_industries_cluster_by_topic_above_their_floors(name):
+    with (FIXTURES / name).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    truth = [row["topic"] for row in rows]
+    labels = semantic.cluster(semantic.embed([row["Keyword"] for row in rows]))
+    ari_floor, purity_floor = FLOORS[name]
+    assert adjusted_rand_score(truth, labels) >= ari_floor
+    assert purity(labels, truth) >= purity_floor
+
+
+def test_modifier_shared_across_topics_does_not_make_its_own_cluster():
+    topics = {"payroll software": ["payroll software", "payroll service", "run payroll", "payroll app"],
+              "crm": ["crm software", "crm", "customer relationship management", "crm system"],
+              "accounting": ["accounting software", "bookkeeping software", "bookkeeping", "accounting app"],
+              "website builder": ["website builder", "site builder", "website maker", "build a website"]}
+    tails = ["for small business", "small business", "near me", "2026", "in texas", "for beginners",
+             "reviews", "cost", "uk", "best", "guide", "vs"]
+    texts, truth = [], []
+    for topic, heads in topics.items():
+        for head in heads:
+            for tail in tails:
+                texts.append(f"{head} {tail}")
+                truth.append(topic)
+    labels = semantic.cluster_keywords(texts)
+    small_business = {labels[i] for i, text in enumerate(texts) if "small business" in text}
+    assert len(small_business) >= len(topics)  # not one "small business" bucket across topics
+    topics_per_cluster: dict[int, set[str]] = defaultdict(set)
+    for label, topic in zip(labels, truth):
+        topics_per_cluster[label].add(topic)
+    assert max(len(found) for found in topics_per_cluster.values()) <= 2
 
 
 def test_partitioned_path_keeps_quality_when_input_exceeds_partition_size(sample, monkeypatch):
@@ -103,7 +144,8 @@ def test_assign_to_existing_picks_the_close_cluster_and_refuses_far_keywords(sam
 
 def test_clustering_is_deterministic_across_runs(sample, monkeypatch):
     texts, _, vectors = sample
-    np.testing.assert_array_equal(semantic.embed(texts[:300]), vectors[:300])
+    # Word weights are learned from the selection, so the same selection must give the same vectors.
+    np.testing.assert_array_equal(semantic.embed(texts), vectors)
     monkeypatch.setattr(semantic, "PARTITION_SIZE", 300)
     assert semantic.cluster(vectors) == semantic.cluster(vectors.copy())
 

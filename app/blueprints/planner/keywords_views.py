@@ -132,6 +132,7 @@ def keyword_import_detail(import_id: int):
     context = {"imp": imp, "fields": parsing.FIELDS, "labels": parsing.FIELD_LABELS}
     if imp.status == "preview":
         context["preview"] = imports.preview_rows(imp, imp.mapping)
+        context["warnings"] = imports.preview_warnings(imp, imp.mapping)
     if imp.job_id:
         from app.services.jobs import get_job
 
@@ -149,11 +150,11 @@ def keyword_import_preview(import_id: int):
     try:
         mapping = imports.mapping_from_form(imp, request.form)
         preview = imports.preview_rows(imp, mapping)
-        error = None
+        warnings, error = imports.preview_warnings(imp, mapping), None
     except ValidationError as exc:
-        preview, error = None, exc.message
+        preview, warnings, error = None, [], exc.message
     return render_template("planner/_import_preview.html", imp=imp, preview=preview, error=error,
-                           fields=parsing.FIELDS, labels=parsing.FIELD_LABELS)
+                           warnings=warnings, fields=parsing.FIELDS, labels=parsing.FIELD_LABELS)
 
 
 @bp.route("/keywords/imports/<int:import_id>/start", methods=["POST"])

@@ -106,6 +106,11 @@ def preview_rows(imp: KeywordImport, mapping: dict) -> list[dict]:
         raise ValidationError(exc.message, field="map_keyword") from None
 
 
+def preview_warnings(imp: KeywordImport, mapping: dict) -> list[str]:
+    """Things to check before importing with this mapping (e.g. a volume-like column left unmapped)."""
+    return _shape(imp).unmapped_volume_warnings(mapping)
+
+
 def start(*, import_id: int, mapping: dict, user_id: int | None) -> KeywordImport:
     """Import with the chosen mapping: now for small files, in the background for big ones.
 

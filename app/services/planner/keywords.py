@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import Cluster, Keyword, Sector
 from app.models.planner import INTENTS, KEYWORD_STATUSES
 from app.services.planner import parsing
+from app.services.planner.keyword_copy import copy_into_empty_sector, copy_records
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 # column -> (expression, its natural direction). In the natural direction blanks come last; the other
@@ -30,7 +31,7 @@ SORTS = {
     "intent": (Keyword.intent, "asc"),
     "status": (Keyword.status, "asc"),
     "cluster": (Cluster.name, "asc"),
-    "created": (Keyword.created_at, "desc"),
+    "created": (Keyword.id, "desc"),  # ids are handed out in the order keywords are added
 }
 
 
@@ -151,40 +152,6 @@ def _count(sector_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)) or 0
 
 
-_COPY_COLUMNS = ("keyword", "normalized", "volume", "volume_text", "difficulty", "cpc", "cpc_currency", "intent")
-
-
-def _copy_records(sector: Sector, account_id: int, records: list, *, source: str, progress=None) -> None:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
-
-    Runs on the session's own connection, so it is part of the caller's transaction.
-    """
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    try:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS keyword_copy (position int, keyword varchar(200), "
-                       "normalized varchar(200), volume int, volume_text varchar(40), difficulty smallint, "
-                       "cpc numeric(10, 2), cpc_currency varchar(8), intent varchar(20)) ON COMMIT DROP")
-        cursor.execute("TRUNCATE keyword_copy")
-        total = len(records) or 1
-        with cursor.copy("COPY keyword_copy (position, " + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
-            for position, record in enumerate(records):
-                copy.write_row((position, record.keyword[:200], record.normalized[:200], record.volume,
-                                (record.volume_text or None) and record.volume_text[:40], record.difficulty,
-                                record.cpc, (record.cpc_currency or None) and record.cpc_currency[:8],
-                                record.intent))
-                if progress and position % 20_000 == 0:
-                    progress(0.8 * position / total)
-        cursor.execute(
-            "INSERT INTO keywords (account_id, site_id, sector_id, status, source, " + ", ".join(_COPY_COLUMNS)
-            + ") SELECT %s, %s, %s, 'active', %s, " + ", ".join(_COPY_COLUMNS)
-            + " FROM keyword_copy ORDER BY position ON CONFLICT (sector_id, normalized) DO NOTHING",
-            (account_id, sector.site_id, sector.id, source))
-        if progress:
-            progress(1.0)
-    finally:
-        cursor.close()
-
-
 def insert_records(sector: Sector, records: Iterable, *, source: str, progress=None, total: int = 0) -> int:
     """Insert parsed records into the sector, skipping ones already there; returns how many were added.
 
@@ -194,7 +161,10 @@ def insert_records(sector: Sector, records: Iterable, *, source: str, progress=N
     if account_id is None or sector.account_id != account_id:
         raise NotFound("That sector does not exist or you do not have access to it.")
     before = _count(sector.id)
-    _copy_records(sector, account_id, list(records), source=source, progress=progress)
+    records = list(records)
+    if before == 0 and copy_into_empty_sector(sector, account_id, records, source=source, progress=progress):
+        return len(records)
+    copy_records(sector, account_id, records, source=source, progress=progress)
     return _count(sector.id) - before
 
 
@@ -251,8 +221,39 @@ def _conditions(sector_id: int, flt: KeywordFilter) -> list:
     return conditions
 
 
-def count_matching(sector_id: int, flt: KeywordFilter) -> int:
-    return db.session.scalar(select(func.count()).select_from(Keyword).where(*_conditions(sector_id, flt))) or 0
+# Above this many matching rows (by the planner's estimate) a count shown in the table is the estimate,
+# labelled "about N": counting 100,000 rows on every page load is where the page time went.
+COUNT_ESTIMATE_ABOVE = 5_000
+
+
+class Count(int):
+    """A row count; `estimated` when it is the query planner's estimate, rounded (shown as "about N")."""
+
+    estimated = False
+
+    @classmethod
+    def about(cls, value: float) -> "Count":
+        digits = max(len(str(int(value))) - 2, 0)
+        count = cls(int(round(value, -digits)))
+        count.estimated = True
+        return count
+
+
+def _planner_estimate(conditions: list) -> float:
+    """Rows the PostgreSQL planner expects for these conditions (EXPLAIN, nothing is read)."""
+    statement = select(Keyword.id).where(*conditions).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    plan = db.session.execute(db.text(f"EXPLAIN (FORMAT JSON) {statement}")).scalar()
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def cheap_count(conditions: list) -> int:
+    """Exact count, or the planner's estimate (a Count marked estimated) when that is above the threshold."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        estimate = _planner_estimate(conditions)
+        if estimate > COUNT_ESTIMATE_ABOVE:
+            return Count.about(estimate)
+    return db.session.scalar(select(func.count()).select_from(Keyword).where(*conditions)) or 0
 
 
 def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None = None) -> tuple[list[Keyword], int]:
@@ -260,7 +261,7 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     if summary is not None and not flt.is_filtered:
         total = summary["active"]  # the unfiltered table: already counted for the page header
     else:
-        total = count_matching(sector_id, flt)
+        total = cheap_count(_conditions(sector_id, flt))
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
@@ -277,11 +278,13 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
 
 def sector_summary(sector_id: int) -> dict:
     """Counts for the page header: all, unclustered, archived (each an index-only count)."""
-    base = select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)
-    total = db.session.scalar(base) or 0
-    unclustered = db.session.scalar(base.where(Keyword.status == "active", Keyword.cluster_id.is_(None))) or 0
-    archived = db.session.scalar(base.where(Keyword.status == "archived")) or 0
-    return {"total": total, "unclustered": unclustered, "archived": archived, "active": total - archived}
+    in_sector = Keyword.sector_id == sector_id
+    total = cheap_count([in_sector])
+    unclustered = cheap_count([in_sector, Keyword.status == "active", Keyword.cluster_id.is_(None)])
+    archived = db.session.scalar(select(func.count()).select_from(Keyword)
+                                 .where(in_sector, Keyword.status == "archived")) or 0
+    active = Count.about(total - archived) if getattr(total, "estimated", False) else total - archived
+    return {"total": total, "unclustered": unclustered, "archived": archived, "active": active}
 
 
 def selected_ids(sector_id: int, *, ids: list[int], all_matching: bool, flt: KeywordFilter) -> list[int]:

@@ -2,78 +2,65 @@
 
 Embeddings come from a static model distilled from all-MiniLM-L6-v2 (scripts/build_embedding_model.py)
 and shipped in app/data/embedding_model/; loading it never touches the network. A keyword vector is
-the weighted mean of its words' unit vectors, with SEO modifiers ("best", "near me", "for women",
-"2026"…) down-weighted so the topic decides where a keyword goes and the intent only nudges it.
+the weighted mean of its words' unit vectors. Two things set a word's weight:
 
-Clustering is average linkage (UPGMA) on cosine distance, cut at a threshold set by `tightness`.
-Exact UPGMA needs an n×n matrix, so large inputs are cut into k-means partitions of at most
-PARTITION_SIZE rows, clustered exactly inside each, and the resulting sub-clusters are merged
-across partitions by UPGMA on their sums (mean pairwise cosine between two groups is
-sum_A·sum_B / (|A||B|), so this is the same criterion, not an approximation of it). Clusters
-larger than max_cluster_size are then split along their own dendrogram. Exact work is bounded per
-partition, so time grows about linearly with n (≈ n × PARTITION_SIZE distance evaluations; measured
-~n^1.0 from 10k to 50k) and memory is O(n·d + PARTITION_SIZE² + DENSE_MERGE_LIMIT²).
+- a short generic list (stop words, price and question words) gives a prior for tiny selections;
+- the selection itself: keywords are grouped once by their plain vectors, and a word whose keywords
+  are scattered over many groups ("small business", "near me", "2026", "in texas") is a modifier and
+  counts for less, while a word whose keywords stay together is a topic word. Nothing industry
+  specific is listed, so a new industry's modifiers are found the same way. Vectors therefore depend
+  on the selection (deterministically): the same keywords always give the same vectors.
+
+Clustering is average linkage (UPGMA) on cosine distance. The cut adapts to the data: near the
+default it moves to the widest gap between merge heights (measured on a sample of up to
+ADAPT_SAMPLE rows; average-linkage heights are mean distances, so a sample shows the same breaks),
+and `tightness` shifts it from there. Exact UPGMA needs an n×n matrix, so large inputs are cut into
+k-means partitions of at most PARTITION_SIZE rows, clustered exactly inside each, and the resulting
+sub-clusters are merged across partitions by UPGMA on their sums (mean pairwise cosine between two
+groups is sum_A·sum_B / (|A||B|), so this is the same criterion, not an approximation of it).
+Clusters larger than max_cluster_size are then split along their own dendrogram. Exact work is
+bounded per partition, so time grows about linearly with n and memory is
+O(n·d + PARTITION_SIZE² + DENSE_MERGE_LIMIT²).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import threading
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from app.services.planner.keyword_words import _word_weights, _words
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
 MODEL_NAME = "MiniLM-L6 (distilled, offline)"
 BUILD_SCRIPT = "scripts/build_embedding_model.py"
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 DEFAULT_TIGHTNESS = 0.5
-# Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between). 0.45 is the best cut on the
-# labelled sample (topics); near 0.1 keywords of one topic also part by intent modifier.
-THRESHOLD_ANCHORS = ((0.0, 0.70), (0.5, 0.45), (1.0, 0.08))
+# Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between), before the adaptive shift; near
+# 0.1 keywords of one topic also part by intent modifier.
+THRESHOLD_ANCHORS = ((0.0, 0.80), (0.5, 0.525), (1.0, 0.10))
+# At the default, the cut moves to the widest gap between merge heights within this distance of the
+# anchor (a natural break in this data's dendrogram); other tightness values shift that cut.
+ADAPT_WINDOW = 0.075
+ADAPT_SAMPLE = 2000
+ADAPT_MIN_ROWS = 50
 # A new keyword is scored against a normalised centroid, which sits closer to every member than the
 # members sit to each other on average, so assignment uses a proportionally smaller cut.
 ASSIGN_FACTOR = 0.75
-MODIFIER_WEIGHT = 0.3
 PARTITION_SIZE = 2000
 DENSE_MERGE_LIMIT = 4000
 SEED = 0
+SPREAD_MIN_ROWS = 20
+SPREAD_GROUP_SIZE = 50
+SPREAD_MAX_GROUPS = 300
+SPREAD_FIT_ROWS = 10_000
+SPREAD_ROUNDS = 8
+SPREAD_FLOOR = 0.1
 
-# Words and phrases that say who/where/why someone searches, not what about.
-_MODIFIER_PHRASES = "at home|small spaces|small space|step by step|compared to|how much|free shipping"
-_MODIFIER_WORDS = """a an the and or of to for in on at with without by from into about vs versus is are was be
-do does did can should will would it its how what when where which who why whats best top rated cheap cheapest
-affordable budget buy purchase price prices pricing cost costs sale sales deal deals discount discounts coupon
-coupons review reviews rating ratings compare comparison alternative alternatives recommended popular guide
-guides tip tips idea ideas tutorial tutorials example examples diy easy simple quick beginner beginners expert
-mistakes avoid worth benefits pros cons meaning definition checklist list near me nearby online local shop
-store stores delivery shipping order uk usa us canada australia nz ireland india europe london men women mens
-womens kids children seniors adults teens students family new latest today choose choosing use using make
-work works reddit"""
-# Regional and spelling variants that a word-level model cannot see are the same thing.
-_VARIANTS = """cafetiere=french press|coffee plunger=french press|filter coffee=drip coffee|hob=stovetop|
-cooker hood=range hood|tumble dryer=clothes dryer|nappy=diaper|nappies=diapers|
-pram=stroller|pushchair=stroller|aubergine=eggplant|courgette=zucchini|
-beetroot=beet|spring onion=scallion|mangetout=snow peas|cling film=plastic wrap|kitchen roll=paper towels|
-tin foil=aluminum foil|tea towel=dish towel|oven gloves=oven mitts|washing up liquid=dish soap|
-hosepipe=garden hose|secateurs=pruning shears|strimmer=string trimmer|lawnmower=lawn mower|
-dog lead=dog leash|dog jumper=dog sweater|postcode=zip code|mum=mom|maths=math|petrol=gasoline|
-lorry=truck|motorway=highway|car park=parking lot|mobile phone=cell phone|estate agent=real estate agent|
-current account=checking account|dustbin=trash can|rubbish bin=trash can|colour=color|flavour=flavor|
-favourite=favorite|behaviour=behavior|odour=odor|mould=mold|grey=gray|tyre=tire|tyres=tires|jewellery=jewelry|
-aluminium=aluminum|centre=center|litre=liter|fibre=fiber|catalogue=catalog|programme=program|yoghurt=yogurt|
-doughnut=donut|fertiliser=fertilizer|moisturiser=moisturizer|organiser=organizer|sanitiser=sanitizer"""
-
-MODIFIERS = frozenset(_MODIFIER_WORDS.split())
-MODIFIER_PHRASES = tuple(tuple(p.split()) for p in _MODIFIER_PHRASES.replace("\n", "").split("|"))
-VARIANTS = {tuple(k.split()): v.split() for k, v in (p.split("=") for p in _VARIANTS.replace("\n", "").split("|"))}
-_LONGEST_PHRASE = max(len(p) for p in [*MODIFIER_PHRASES, *VARIANTS])
-_WORD = re.compile(r"[^\W_]+")
-_NUMBER = re.compile(r"\d+")
 
 _model = None
 _model_lock = threading.Lock()
@@ -96,35 +83,6 @@ def _load_model():
 
             _model = StaticModel.from_pretrained(MODEL_DIR, force_download=False)
         return _model
-
-
-def _words(text: str) -> list[str]:
-    """Lower-case words with accents folded and regional variants replaced by one spelling."""
-    folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-    words, out, i = _WORD.findall(folded), [], 0
-    while i < len(words):
-        for size in range(min(_LONGEST_PHRASE, len(words) - i), 0, -1):
-            replacement = VARIANTS.get(tuple(words[i : i + size]))
-            if replacement:
-                out.extend(replacement)
-                i += size
-                break
-        else:
-            out.append(words[i])
-            i += 1
-    return out
-
-
-def _word_weights(words: list[str]) -> list[float]:
-    """1.0 for topic words, MODIFIER_WEIGHT for modifiers; all 1.0 when a keyword is only modifiers."""
-    is_modifier = [w in MODIFIERS or bool(_NUMBER.fullmatch(w)) for w in words]
-    for phrase in MODIFIER_PHRASES:
-        for i in range(len(words) - len(phrase) + 1):
-            if tuple(words[i : i + len(phrase)]) == phrase:
-                is_modifier[i : i + len(phrase)] = [True] * len(phrase)
-    if all(is_modifier):
-        return [1.0] * len(words)
-    return [MODIFIER_WEIGHT if m else 1.0 for m in is_modifier]
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
@@ -150,13 +108,86 @@ def embed(texts: list[str]) -> np.ndarray:
     # does not count for more (or less) than a whole-word token.
     word_vectors = _normalise(model.encode(list(vocabulary), normalize=False, use_multiprocessing=False))
     mix = csr_matrix((np.array(weights, np.float32), indices, indptr), shape=(len(texts), len(vocabulary)))
+    # Words spread across unrelated groups of this selection are modifiers ("small business", "near me",
+    # a year, a city): they count for less, learned from the selection itself.
+    mix = mix.multiply(_spread_weights(mix, word_vectors)[None, :]).tocsr()
     return _normalise(np.asarray(mix @ word_vectors))
+
+
+
+def _spread_weights(mix, word_vectors: np.ndarray) -> np.ndarray:
+    """A factor in [SPREAD_FLOOR, 1] per word: how much of its keywords fall in one group of the selection.
+
+    The keywords are grouped once by their plain embedding (k-means, about SPREAD_GROUP_SIZE per group).
+    A topic word ("payroll", "rainy day fund") keeps its keywords together; a modifier ("for small
+    business", "near me", "2026", "in texas") is scattered over many groups. The share is chance-corrected
+    ((top - 1) / (df - 1)), so a word seen in few keywords is not called a topic word by luck; words in
+    fewer than three keywords keep full weight.
+    """
+    from scipy.sparse import csr_matrix
+
+    rows, vocab = mix.shape
+    if rows < SPREAD_MIN_ROWS:
+        return np.ones(vocab, dtype=np.float32)
+    plain = _normalise(np.asarray(mix @ word_vectors))
+    k = min(max(2, rows // SPREAD_GROUP_SIZE), SPREAD_MAX_GROUPS)
+    groups = _spherical_kmeans(plain, k)
+    present = csr_matrix((np.ones(mix.nnz, np.float32), mix.indices, mix.indptr), shape=mix.shape)
+    membership = csr_matrix((np.ones(rows, np.float32), (np.arange(rows), groups)), shape=(rows, k))
+    counts = (present.T @ membership).toarray()
+    df, top = counts.sum(axis=1), counts.max(axis=1)
+    share = np.where(df >= 3, (top - 1) / np.maximum(df - 1, 1), 1.0)
+    return np.clip(np.sqrt(share), SPREAD_FLOOR, 1.0).astype(np.float32)
+
+
+def _spherical_kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
+    """k-means on unit vectors by cosine, centres fitted on a seeded sample: cheap and deterministic."""
+    rng = np.random.default_rng(SEED)
+    fit = vectors[rng.choice(len(vectors), min(len(vectors), SPREAD_FIT_ROWS), replace=False)]
+    centres = fit[rng.choice(len(fit), k, replace=False)]
+    for _ in range(SPREAD_ROUNDS):
+        nearest = (fit @ centres.T).argmax(axis=1)
+        sums = _group_sums(fit, nearest)
+        sums = np.vstack([sums, np.zeros((k - len(sums), fit.shape[1]), np.float32)])
+        empty = ~sums.any(axis=1)
+        sums[empty] = centres[empty]
+        centres = _normalise(sums)
+    return np.concatenate([(vectors[i:i + 8192] @ centres.T).argmax(axis=1)
+                           for i in range(0, len(vectors), 8192)])
 
 
 def distance_threshold(tightness: float) -> float:
     """Cosine distance at which clusters stop merging, for a tightness in [0, 1]."""
     points, cuts = zip(*THRESHOLD_ANCHORS)
     return float(np.interp(min(max(float(tightness), 0.0), 1.0), points, cuts))
+
+
+def adaptive_threshold(vectors: np.ndarray, tightness: float = DEFAULT_TIGHTNESS) -> float:
+    """The cut for this data: the widest gap between merge heights near the default, shifted by tightness.
+
+    Average-linkage merge heights are mean distances between groups, so a random sample of the rows
+    shows the same breaks as the whole selection at a fraction of the cost.
+    """
+    from scipy.cluster.hierarchy import linkage
+
+    base, default = distance_threshold(tightness), distance_threshold(DEFAULT_TIGHTNESS)
+    if len(vectors) < ADAPT_MIN_ROWS:
+        return base
+    rows = np.random.default_rng(SEED).choice(len(vectors), min(len(vectors), ADAPT_SAMPLE), replace=False)
+    heights = linkage(_cosine_condensed(vectors[np.sort(rows)]), method="average")[:, 2]
+    inside = np.flatnonzero((heights[:-1] >= default - ADAPT_WINDOW) & (heights[:-1] <= default + ADAPT_WINDOW))
+    if len(inside) == 0:
+        return base
+    widest = inside[np.argmax(heights[inside + 1] - heights[inside])]
+    cut = float(heights[widest] + heights[widest + 1]) / 2
+    return float(min(max(base + cut - default, 0.01), 0.99))
+
+
+def _cosine_condensed(vectors: np.ndarray) -> np.ndarray:
+    """Condensed cosine distances of unit rows (as scipy's pdist gives), by one matrix product."""
+    distance = 1.0 - vectors @ vectors.T
+    upper = np.triu_indices(len(vectors), k=1)
+    return np.maximum(distance[upper], 0.0).astype(np.float64)
 
 
 def centroids(vectors: np.ndarray, labels: list[int] | np.ndarray) -> np.ndarray:
@@ -205,15 +236,12 @@ def cluster(
     if len(vectors) == 0:
         return []
     vectors = _normalise(np.asarray(vectors, dtype=np.float32))
-    threshold = distance_threshold(tightness)
     max_size = max(1, int(max_cluster_size))
     labels = np.full(len(vectors), -1, dtype=np.int64)
     live = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
+    threshold = adaptive_threshold(vectors[live], tightness)
 
     if len(live) > PARTITION_SIZE:
-        report(0.0, f"Getting ready to group {len(live):,} keywords…")
-        import sklearn.cluster  # noqa: F401  (a cold import takes seconds; say so before the work starts)
-
         report(0.02, f"Dividing {len(live):,} keywords into parts of related ones…")
     partitions = _partition(vectors, live, PARTITION_SIZE)
     next_label = 0
@@ -238,30 +266,18 @@ def cluster(
 def _average_linkage(vectors: np.ndarray, threshold: float) -> np.ndarray:
     """Exact UPGMA on cosine distance, cut at threshold; labels from 0."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
 
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=np.int64)
-    tree = linkage(np.maximum(pdist(vectors, "cosine"), 0.0), method="average")
+    tree = linkage(_cosine_condensed(vectors), method="average")
     return fcluster(tree, t=threshold, criterion="distance").astype(np.int64) - 1
-
-
-def _kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
-    from sklearn.cluster import MiniBatchKMeans
-    from threadpoolctl import threadpool_limits
-
-    model = MiniBatchKMeans(n_clusters=k, random_state=SEED, n_init=3, batch_size=4096)
-    # One thread: OpenMP threads spinning against other workers' jobs made this 8x slower on a busy
-    # 2-core host (5 s instead of 0.6 s for 4,000 keywords); workers scale by process, not by thread.
-    with threadpool_limits(limits=1):
-        return model.fit_predict(vectors)
 
 
 def _partition(vectors: np.ndarray, members: np.ndarray, size: int) -> list[np.ndarray]:
     """Split row indices into k-means groups of at most `size` rows (half that on average)."""
     if len(members) <= size:
         return [members] if len(members) else []
-    assigned = _kmeans(vectors[members], math.ceil(2 * len(members) / size))
+    assigned = _spherical_kmeans(vectors[members], math.ceil(2 * len(members) / size))
     groups = [members[assigned == g] for g in np.unique(assigned)]
     if len(groups) == 1:  # identical rows: k-means cannot separate them
         return [chunk for chunk in np.array_split(members, math.ceil(len(members) / size))]
@@ -336,7 +352,6 @@ def _upgma_groups(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.
 def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> np.ndarray:
     """Split every cluster above max_size along its own dendrogram so no cluster is a catch-all."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
 
     labels = labels.copy()
     counts = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, dtype=np.int64)
@@ -350,10 +365,10 @@ def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> 
                 continue
             k = math.ceil(len(group) / max_size)
             if len(group) <= PARTITION_SIZE:
-                tree = linkage(np.maximum(pdist(vectors[group], "cosine"), 0.0), method="average")
+                tree = linkage(_cosine_condensed(vectors[group]), method="average")
                 sub = fcluster(tree, t=k, criterion="maxclust") - 1
             else:
-                sub = _kmeans(vectors[group], k)
+                sub = _spherical_kmeans(vectors[group], k)
             parts = [group[sub == s] for s in np.unique(sub)]
             if len(parts) == 1:  # indistinguishable rows
                 pieces.extend(np.array_split(group, k))
