@@ -241,9 +241,9 @@ class Count(int):
 
 def _planner_estimate(conditions: list) -> float:
     """Rows the PostgreSQL planner expects for these conditions (EXPLAIN, nothing is read)."""
-    statement = select(Keyword.id).where(*conditions).compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    plan = db.session.execute(db.text(f"EXPLAIN (FORMAT JSON) {statement}")).scalar()
+    # Bound parameters, never literals: the conditions carry the user's search text.
+    compiled = select(Keyword.id).where(*conditions).compile(dialect=db.engine.dialect)
+    plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
