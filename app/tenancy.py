@@ -17,7 +17,7 @@ from sqlalchemy import event, false, or_
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.models.accounts import Account, User
-from app.models.ownership import SiteOwned, TenantOwned
+from app.models.ownership import TenantOwned
 from app.models.sites import Site
 
 
