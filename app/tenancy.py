@@ -13,15 +13,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import ForeignKey, Integer, event, false, or_
-from sqlalchemy.orm import (
-    Mapped,
-    ORMExecuteState,
-    Session,
-    declared_attr,
-    mapped_column,
-    with_loader_criteria,
-)
+from sqlalchemy import event, false, or_
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from app.models.accounts import Account, User
+from app.models.ownership import TenantOwned
+from app.models.sites import Site
+
 
 
 class CrossTenantWrite(RuntimeError):
@@ -39,26 +37,6 @@ _NO_SCOPE = TenantScope(account_id=None)
 _scope: ContextVar[TenantScope] = ContextVar("igny8_tenant_scope", default=_NO_SCOPE)
 
 
-class TenantOwned:
-    """Mixin for rows that belong to an account."""
-
-    @declared_attr
-    def account_id(cls) -> Mapped[int]:
-        return mapped_column(
-            Integer, ForeignKey("accounts.id", ondelete="CASCADE"), index=True, nullable=False
-        )
-
-
-class SiteOwned(TenantOwned):
-    """Mixin for rows that belong to one site of an account."""
-
-    @declared_attr
-    def site_id(cls) -> Mapped[int]:
-        return mapped_column(
-            Integer, ForeignKey("sites.id", ondelete="CASCADE"), index=True, nullable=False
-        )
-
-
 _site_scoped: tuple[tuple[type, bool], ...] | None = None
 
 
@@ -71,8 +49,6 @@ def site_scoped_models() -> tuple[tuple[type, bool], ...]:
     """
     global _site_scoped
     if _site_scoped is None:
-        import app.models  # noqa: F401  (every model registered)
-
         found, pending = [], list(TenantOwned.__subclasses__())
         while pending:
             cls = pending.pop()
@@ -139,9 +115,6 @@ def _restrict(state: ORMExecuteState) -> None:
     scope = _scope.get()
     if scope.all_accounts:
         return
-    # Local import: the models import this module.
-    from app.models.accounts import Account, User
-    from app.models.sites import Site
 
     account_id = scope.account_id
     if account_id is None:
@@ -177,8 +150,6 @@ def _guard_writes(session: Session, flush_context, instances) -> None:
     scope = _scope.get()
     if scope.all_accounts:
         return
-    from app.models.accounts import Account, User
-
     site_scoped = dict(site_scoped_models())
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, Account):

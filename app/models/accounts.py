@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.modules import MODULE_LABELS
-from app.tenancy import TenantOwned
+from app.models.ownership import TenantOwned
 
 ROLES = ("owner", "admin", "editor", "viewer")
 ROLE_LABELS = {

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.tenancy import TenantOwned
+from app.models.ownership import TenantOwned
 
 TRANSACTION_TYPES = ("grant", "subscription", "topup", "reservation", "charge", "refund", "adjustment")
 TRANSACTION_LABELS = {

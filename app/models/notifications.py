@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.tenancy import TenantOwned
+from app.models.ownership import TenantOwned
 
 
 class Notification(TenantOwned, db.Model):

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import db
-from app.tenancy import SiteOwned
+from app.models.ownership import SiteOwned
 
 INTENTS = ("informational", "commercial", "transactional", "navigational")
 KEYWORD_STATUSES = ("active", "archived")

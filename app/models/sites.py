@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.crypto import EncryptedText, mask
 from app.extensions import db
 from app.models.reference import Industry, IndustrySector
-from app.tenancy import SiteOwned, TenantOwned
+from app.models.ownership import SiteOwned, TenantOwned
 
 MAX_SECTORS_PER_SITE = 5
 

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.tenancy import TenantOwned
+from app.models.ownership import TenantOwned
 
 
 class PromptDefault(db.Model):

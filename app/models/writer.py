@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import db
 from app.models.planner import CONTENT_TYPES, STRUCTURES, Cluster, Task, _in
-from app.tenancy import SiteOwned
+from app.models.ownership import SiteOwned
 
 CONTENT_STATUSES = ("draft", "review", "approved", "scheduled", "published")
 CONTENT_SOURCES = ("generated", "imported")
