@@ -15,6 +15,16 @@ def _env_list(name: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def _env_counts(name: str) -> dict[str, int]:
+    """"openai=8,runware=2" → {"openai": 8, "runware": 2}; malformed parts are ignored."""
+    counts = {}
+    for part in _env_list(name):
+        key, _, value = part.partition("=")
+        if key.strip() and value.strip().isdigit() and int(value) > 0:
+            counts[key.strip()] = int(value)
+    return counts
+
+
 def _limiter_uri(redis_url: str) -> str:
     """Flask-Limiter names a unix-socket Redis differently from redis-py."""
     if redis_url.startswith("unix://"):
@@ -74,6 +84,9 @@ class Config:
     JOB_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("JOB_QUEUED_STALE_AFTER_SECONDS", "3600"))
     JOB_PROGRESS_THROTTLE_SECONDS = 1.0
     RQ_QUEUES = ["default"]
+    # Model calls one batch job makes at once, per provider slug (AI_CONCURRENCY_BY_PROVIDER="openai=8").
+    AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))
+    AI_CONCURRENCY_BY_PROVIDER = _env_counts("AI_CONCURRENCY_BY_PROVIDER")
     RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
 
     def missing_settings(self) -> list[str]:
