@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_writer_content'
-down_revision = '0004_thinker_planner'
+down_revision = '0005_publish_wordpress'
 branch_labels = None
 depends_on = None
 
