@@ -88,6 +88,14 @@ class Config:
     AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))
     AI_CONCURRENCY_BY_PROVIDER = _env_counts("AI_CONCURRENCY_BY_PROVIDER")
     RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
+    # Publishing: request timeout, attempts before giving up (with exponential backoff between them), quick
+    # in-job retries of one step, and how long before its slot an article is handed to WordPress as "future".
+    WORDPRESS_TIMEOUT_SECONDS = float(os.environ.get("WORDPRESS_TIMEOUT_SECONDS", "20"))
+    PUBLISH_MAX_ATTEMPTS = int(os.environ.get("PUBLISH_MAX_ATTEMPTS", "6"))
+    PUBLISH_RETRY_BASE_SECONDS = 60
+    PUBLISH_INLINE_RETRIES = 2
+    PUBLISH_INLINE_BACKOFF_SECONDS = 1.0
+    PUBLISH_LEAD_SECONDS = int(os.environ.get("PUBLISH_LEAD_SECONDS", "3600"))
 
     def missing_settings(self) -> list[str]:
         """Names of required settings that are absent."""
@@ -114,6 +122,7 @@ class TestingConfig(Config):
     DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
     DEFAULT_ENCRYPTION_KEYS = ["kPrZ0d1tdTq4a7mK6V0fSg9yq0p4f0yA2o8aX3zY3yU="]
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing for tests only
+    PUBLISH_INLINE_BACKOFF_SECONDS = 0.05
 
 
 class ProductionConfig(Config):
