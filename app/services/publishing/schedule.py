@@ -147,9 +147,10 @@ def publish_now(*, content_id: int, user_id: int | None) -> Job:
 
 def act(*, content_id: int, action: str, user_id: int | None) -> Job:
     """Unpublish (back to draft on WordPress) or trash an article's post, or check it for changes."""
-    if action not in ("unpublish", "trash", "check"):
-        raise ValidationError("Choose unpublish, trash or check.")
     content = _content(content_id)
+    if action not in ("unpublish", "trash", "check"):
+        db.session.rollback()
+        raise ValidationError("Choose unpublish, trash or check.")
     publication = records.publication_for(content)
     if publication is None or not publication.wp_post_id:
         db.session.rollback()
