@@ -176,3 +176,37 @@ def test_a_large_image_refused_with_413_says_so(app, server):
                 upload_media(client, pub, data=b"MZ", filename="tool.exe", mime="application/octet-stream")
             assert "not an image" in not_image.value.message
         db.session.remove()
+
+
+def test_a_worker_that_vanished_mid_publish_is_reaped_and_the_retry_adopts_its_post(app, server):
+    from app.models import Job, Publication
+    from app.services.jobs import reap_stale_jobs
+    from app.services.publishing.publisher import marker_comment
+
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    content_id = approved_article(app, world)
+    web = web_signed_in(app, OWNER)
+    web.post(f"/publisher/content/{content_id}/publish", {}, token_from=f"/writer/content/{content_id}")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        pub = db.session.scalars(select(Publication)).one()
+        records.take_lease(pub.id)  # the worker took the lease, WordPress made the post, then the worker died
+        content = db.session.get(Content, content_id)
+        blog.posts[100] = {"id": 100, "slug": content.slug, "status": "publish", "title": content.title,
+                           "content": "<p>x</p>\n" + marker_comment(pub)}
+        job = db.session.get(Job, pub.job_id)
+        long_ago = utcnow() - timedelta(minutes=10)
+        db.session.execute(Job.__table__.update().where(Job.id == job.id).values(
+            status="running", started_at=long_ago, heartbeat_at=long_ago))
+        db.session.execute(Publication.__table__.update().where(Publication.id == pub.id).values(status="publishing"))
+        db.session.commit()
+        db.session.remove()
+    app.extensions["rq_queues"]["default"].empty()
+    with app.app_context():
+        assert reap_stale_jobs() == 1
+    assert publication(app, world, content_id).status == "retrying"
+    with app.app_context():
+        assert publish_due() == 1
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    assert pub.status == "published" and pub.wp_post_id == 100 and blog.creates == 0 and len(blog.posts) == 1

@@ -19,7 +19,7 @@ from app.models import Content, Notification, Publication
 from app.services.publishing import records
 from app.services.publishing.assets import upload_media
 from app.services.publishing.publisher import marker_comment, publish_publication
-from app.services.publishing.runner import check_post, publish_due
+from app.services.publishing.runner import check_post, publish_due, recheck_published
 from app.services.publishing.schedule import schedule_at
 from app.services.publishing.settings import settings_for
 from app.timeutil import utcnow
@@ -321,3 +321,38 @@ def test_media_upload_sets_alt_caption_title_and_a_retry_reuses_the_image(app, w
     assert "Tiger striping" in media["caption"]["raw"]
     assert media["mime_type"] == "image/png" and first["url"].startswith(real_wordpress.url)
     assert httpx2.get(first["url"], timeout=15).content == data
+
+
+def test_the_periodic_check_notices_edits_trash_and_deletion_on_wordpress(app, world, wp):
+    content_id = approved_article(app, world)
+    web = signed_in(app, OWNER)
+    publish_by_hand(app, web, content_id)
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    track_terms(wp, pub)
+    wp.track_post("posts", pub.wp_post_id)
+    with app.app_context():
+        assert recheck_published() == 0  # checked when published; nothing is due yet
+
+    import time as _time
+    _time.sleep(1.1)  # WordPress keeps modification times to the second
+    wp.client.request("POST", f"/wp/v2/posts/{pub.wp_post_id}", json={"title": "Changed in wp-admin"})
+    web.post(f"/publisher/content/{content_id}/wordpress", {"action": "check"},
+             token_from=f"/writer/content/{content_id}")
+    run_worker(app)
+    assert any("edited on WordPress" in p for p in publication(app, world, content_id).problems)
+    assert "edited on WordPress" in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+
+    wp.client.request("DELETE", f"/wp/v2/posts/{pub.wp_post_id}")  # to the trash
+    with app.app_context():
+        assert recheck_published(utcnow() + timedelta(days=2)) == 1
+    after = publication(app, world, content_id)
+    assert after.status == "trashed" and any("moved to the trash" in p for p in after.problems)
+    assert content_status(app, world, content_id) == "approved"
+
+    wp.client.request("DELETE", f"/wp/v2/posts/{pub.wp_post_id}", params={"force": "true"})
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        result = check_post(pub.id)
+        db.session.remove()
+    assert "The post was deleted on WordPress." in result["problems"]
+    assert publication(app, world, content_id).wp_post_id is None

@@ -23,6 +23,8 @@ from app.services.writer.status import apply_move
 from app.timeutil import as_utc, utcnow
 
 MISSED_GRACE = timedelta(minutes=2)
+RECHECK_AFTER = timedelta(hours=24)
+PUBLICATIONS = Publication.__table__
 
 
 def _client(publication: Publication):
@@ -117,9 +119,12 @@ def check_post(publication_id: int, *, fix_missed: bool | None = None) -> dict:
                 and not any(p.startswith("Missed") for p in problems):
             problems.append(f"The post was edited on WordPress ({modified} UTC) after IGNY8 last sent it.")
         publication.wp_status, publication.wp_link = status, post.get("link") or publication.wp_link
-    publication.problems, publication.verified_at = problems, utcnow()
+    before = list(publication.problems or [])
+    publication.problems = problems
+    if not any("edited on WordPress" in p for p in problems):
+        publication.verified_at = utcnow()  # kept while an edit made there is unresolved, so it stays reported
     db.session.commit()
-    if problems:
+    if problems and problems != before:
         notify(account_id=publication.account_id, title=f"“{content.title}” on WordPress"[:200], body=" ".join(problems),
                link=f"/writer/content/{content.id}", level="warning", user_ids=_people_to_tell(publication))
     return {"publication_id": publication.id, "problems": problems}
@@ -144,6 +149,16 @@ class PublishArticle(JobKind):
         if action == "check":
             return check_post(publication_id)
         return change_post(publication_id, action)
+
+    def on_failure(self, job: Job) -> None:
+        """A worker that died mid-publish (reaped) leaves the publication "publishing": retry it at once;
+        the retry looks the post up by slug and adopts it if WordPress had made it."""
+        publication_id = (job.payload or {}).get("publication_id")
+        with db.engine.begin() as conn:
+            conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
+                                                     PUBLICATIONS.c.status == "publishing")
+                         .values(status="retrying", next_attempt_at=utcnow(), lease_token=None, lease_until=None,
+                                 last_error="The worker publishing this article stopped; trying again."))
 
 
 def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
@@ -196,3 +211,22 @@ def publish_due(now=None) -> int:
             except DomainError:
                 db.session.rollback()
     return started
+
+
+def recheck_published(now=None, *, limit: int = 50) -> int:
+    """The periodic check: posts not checked for a day are compared with WordPress (deleted, trashed, edited)."""
+    now = now or utcnow()
+    with tenancy.all_accounts():
+        rows = list(db.session.execute(select(Publication.account_id, Publication.id).where(
+            Publication.status == "published", Publication.wp_post_id.is_not(None),
+            or_(Publication.verified_at.is_(None), Publication.verified_at < now - RECHECK_AFTER),
+        ).order_by(Publication.verified_at.asc().nulls_first()).limit(limit)))
+    checked = 0
+    for account_id, publication_id in rows:
+        with tenancy.account_scope(account_id):
+            try:
+                check_post(publication_id)
+                checked += 1
+            except DomainError:
+                db.session.rollback()
+    return checked

@@ -117,10 +117,10 @@ def unschedule(*, content_id: int, user_id: int | None) -> Publication:
         db.session.rollback()
         raise ValidationError(f"“{content.title}” is not scheduled.")
     on_wordpress = publication.status == "future" and publication.wp_post_id
-    publication.scheduled_at, publication.status = None, "unpublished" if on_wordpress else "queued"
+    publication.scheduled_at, publication.status = None, "unpublished"
     apply_move(content, "approved", actor="publishing")
     db.session.commit()
-    if on_wordpress:
+    if on_wordpress:  # WordPress would publish it at the old time: take it back to draft there
         _enqueue(publication, user_id=user_id, action="unpublish")
     elif publication.wp_post_id is None:
         db.session.delete(publication)
