@@ -168,6 +168,7 @@ def test_a_large_image_refused_with_413_says_so(app, server):
     content_id = approved_article(app, world)
     with app.app_context(), tenancy.account_scope(world["account"]):
         pub = records.ensure_publication(db.session.get(Content, content_id))
+        db.session.commit()
         with client_for(db.session.get(Site, world["site"])) as client:
             with pytest.raises(PermanentError) as caught:
                 upload_media(client, pub, data=b"\x89PNG" + b"0" * 5000, filename="huge.png", mime="image/png")

@@ -135,6 +135,7 @@ def test_a_worker_killed_after_wordpress_created_the_post_is_adopted_on_retry(ap
     with app.app_context(), tenancy.account_scope(world["account"]):
         content = db.session.get(Content, content_id)
         pub = records.ensure_publication(content)
+        db.session.commit()
         records.step(pub, "post", "post")  # the create had started…
         # …and WordPress made the post, but the worker died before storing its id.
         made = wp.client.request("POST", "/wp/v2/posts", json={
@@ -300,6 +301,7 @@ def test_media_upload_sets_alt_caption_title_and_a_retry_reuses_the_image(app, w
     data = _png()
     with app.app_context(), tenancy.account_scope(world["account"]):
         pub = records.ensure_publication(db.session.get(Content, content_id))
+        db.session.commit()
         first = upload_media(wp.client, pub, data=data, filename="Crema close-up.png", mime="image/png",
                              alt="Crema on an espresso", caption="Tiger striping", title="Crema")
         wp.media.append(first["id"])

@@ -11,7 +11,6 @@ from pathlib import PurePosixPath
 
 import nh3
 
-from app.extensions import db
 from app.models import Content, Publication
 from app.services.publishing import records
 from app.services.publishing.wordpress import PermanentError, WordPressClient, WordPressError
@@ -65,8 +64,7 @@ def upload_media(client: WordPressClient, publication: Publication, *, data: byt
     found = client.request("GET", "/wp/v2/media", params={"slug": slug, "context": "edit"}) \
         if row.status == "started" and row.detail else []
     if not found:
-        row.detail = {"filename": name}  # the step stays "started" until WordPress answers
-        db.session.commit()
+        records.note_step(row, {"filename": name})  # the step stays "started" until WordPress answers
         try:
             media = client.upload_media(data, filename=name, content_type=mime)
         except PermanentError as exc:

@@ -38,11 +38,11 @@ def _fail(publication: Publication, content: Content, message: str, *, notify_us
     db.session.commit()
     if notify_users:
         notify(account_id=publication.account_id, title=f"Publishing “{content.title}” failed"[:200], body=message,
-               link=f"/writer/content/{content.id}", level="error", user_ids=_people_to_tell(publication))
+               link=f"/writer/content/{content.id}", level="error", user_ids=people_to_tell(publication))
 
 
-def _people_to_tell(publication: Publication) -> list[int]:
-    """Owners and admins, and editors granted the site are told by their job; the scheduler tells these."""
+def people_to_tell(publication: Publication) -> list[int]:
+    """Owners and admins of the account (whoever started a job is also told by the job itself)."""
     return list(db.session.scalars(select(User.id).where(User.role.in_(("owner", "admin")), User.active.is_(True))))
 
 
@@ -139,8 +139,9 @@ def _create_or_update(client: WordPressClient, publication: Publication, payload
     row = records.step(publication, "post", "post")
     adopted = _adopt_or_refuse(client, publication, payload["slug"])
     post = adopted or client.request("POST", route, json=payload)
+    records.finish_step(row, wp_id=post["id"], url=post.get("link"), detail={"adopted": bool(adopted)},
+                        publication=publication)  # the id is stored the moment WordPress gave it
     publication.wp_post_id, publication.wp_link = post["id"], post.get("link")
-    records.finish_step(row, wp_id=post["id"], url=post.get("link"), detail={"adopted": bool(adopted)})
     if adopted:  # made by an attempt whose answer was lost: bring it up to date
         post = client.request("POST", f"{route}/{post['id']}", json=payload)
     return post
@@ -185,7 +186,7 @@ def _settle(publication: Publication, content: Content, post: dict, problems: li
     if problems:
         notify(account_id=publication.account_id, title=f"“{content.title}” differs on WordPress"[:200],
                body=" ".join(problems), link=f"/writer/content/{content.id}", level="warning",
-               user_ids=_people_to_tell(publication))
+               user_ids=people_to_tell(publication))
 
 
 def publish_publication(publication_id: int) -> dict:

@@ -4,9 +4,11 @@ steps it made on WordPress, each committed as soon as WordPress answered so a re
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.errors import NotFound
@@ -16,6 +18,7 @@ from app.timeutil import utcnow
 
 LEASE_SECONDS = 600
 PUBLICATIONS = Publication.__table__
+STEPS = PublicationStep.__table__
 
 
 def wp_type_for(content: Content) -> str:
@@ -68,30 +71,61 @@ def release_lease(publication_id: int, token: str) -> None:
                      .values(lease_token=None, lease_until=None))
 
 
-def step(publication: Publication, kind: str, key: str) -> PublicationStep:
+@dataclass
+class Step:
+    """A publication step as stored (its own short transactions: the article's session is not committed,
+    so its loaded rows are not reloaded after every answer from WordPress)."""
+
+    id: int
+    status: str
+    wp_id: int | None
+    url: str | None
+    detail: dict | None
+
+
+@contextmanager
+def _quick():
+    """A short transaction of its own that does not wait for the disk flush (synchronous_commit off): a
+    killed worker cannot lose it (the server has it); only a PostgreSQL crash in the next fraction of a
+    second could, and then the slug/marker lookups still find what WordPress made."""
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        yield conn
+
+
+def step(publication: Publication, kind: str, key: str) -> Step:
     """The step for (kind, key), made (as started) when missing."""
     key = key[:300]
-    row = db.session.scalars(select(PublicationStep).where(
-        PublicationStep.publication_id == publication.id, PublicationStep.kind == kind,
-        PublicationStep.key == key)).first()
-    if row is None:
-        row = PublicationStep(site_id=publication.site_id, publication_id=publication.id, kind=kind, key=key,
-                              status="started")
-        db.session.add(row)
-        db.session.commit()
-    return row
+    where = (STEPS.c.publication_id == publication.id, STEPS.c.kind == kind, STEPS.c.key == key)
+    with _quick() as conn:
+        row = conn.execute(select(STEPS.c.id, STEPS.c.status, STEPS.c.wp_id, STEPS.c.url, STEPS.c.detail)
+                           .where(*where)).first()
+        if row is None:
+            conn.execute(insert(STEPS).values(
+                account_id=publication.account_id, site_id=publication.site_id, publication_id=publication.id,
+                kind=kind, key=key, status="started").on_conflict_do_nothing(constraint="uq_publication_steps_key"))
+            row = conn.execute(select(STEPS.c.id, STEPS.c.status, STEPS.c.wp_id, STEPS.c.url, STEPS.c.detail)
+                               .where(*where)).one()
+    return Step(*row)
 
 
-def finish_step(row: PublicationStep, *, wp_id: int, url: str | None = None, detail: dict | None = None) -> None:
-    """Record what WordPress made, at once, before anything else can fail."""
+def note_step(row: Step, detail: dict) -> None:
+    """Keep a detail on a started step (e.g. the file name an upload is about to use)."""
+    row.detail = detail
+    with _quick() as conn:
+        conn.execute(STEPS.update().where(STEPS.c.id == row.id).values(detail=detail, updated_at=utcnow()))
+
+
+def finish_step(row: Step, *, wp_id: int, url: str | None = None, detail: dict | None = None,
+                publication: Publication | None = None) -> None:
+    """Record what WordPress made, at once, before anything else can fail (with the post's id on the
+    publication in the same transaction when it is the post)."""
     row.status, row.wp_id, row.url = "done", wp_id, url
+    values = dict(status="done", wp_id=wp_id, url=url, updated_at=utcnow())
     if detail is not None:
-        row.detail = detail
-    db.session.commit()
-
-
-def forget_steps(publication: Publication, kind: str) -> None:
-    """Drop recorded steps of a kind (e.g. terms deleted on WordPress) so they are made again."""
-    db.session.execute(update(PublicationStep).where(PublicationStep.publication_id == publication.id,
-                                                     PublicationStep.kind == kind)
-                       .values(status="started", wp_id=None))
+        row.detail = values["detail"] = detail
+    with _quick() as conn:
+        conn.execute(STEPS.update().where(STEPS.c.id == row.id).values(**values))
+        if publication is not None:
+            conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication.id)
+                         .values(wp_post_id=wp_id, wp_link=url))

@@ -16,8 +16,8 @@ from app.services.job_kinds import JobKind, Progress, register
 from app.services.notifications import notify
 from app.services.publishing import records
 from app.services.publishing.connection import client_for
-from app.services.publishing.publisher import _people_to_tell, publish_publication
-from app.services.publishing.schedule import PUBLISH_KIND, auto_schedule_site
+from app.services.publishing.publisher import people_to_tell, publish_publication
+from app.services.publishing.schedule import PUBLISH_KIND, auto_schedule_site, enqueue_publication
 from app.services.publishing.wordpress import PermanentError, WordPressError
 from app.services.writer.status import apply_move
 from app.timeutil import as_utc, utcnow
@@ -126,7 +126,7 @@ def check_post(publication_id: int, *, fix_missed: bool | None = None) -> dict:
     db.session.commit()
     if problems and problems != before:
         notify(account_id=publication.account_id, title=f"“{content.title}” on WordPress"[:200], body=" ".join(problems),
-               link=f"/writer/content/{content.id}", level="warning", user_ids=_people_to_tell(publication))
+               link=f"/writer/content/{content.id}", level="warning", user_ids=people_to_tell(publication))
     return {"publication_id": publication.id, "problems": problems}
 
 
@@ -194,9 +194,7 @@ def publish_due(now=None) -> int:
             if job is not None and job.status in ("queued", "running"):
                 continue
             try:
-                from app.services.publishing.schedule import _enqueue
-
-                _enqueue(publication, user_id=None)
+                enqueue_publication(publication, user_id=None)
                 started += 1
             except DomainError as exc:  # module switched off, queue down: say so on the article
                 publication.status, publication.last_error = "failed", exc.message

@@ -49,7 +49,7 @@ def taken_slots(site_id: int, *, exclude_publication: int | None = None) -> set[
     return {as_utc(t) for t in db.session.scalars(query)}
 
 
-def _enqueue(publication: Publication, *, user_id: int | None, action: str = "publish") -> Job:
+def enqueue_publication(publication: Publication, *, user_id: int | None, action: str = "publish") -> Job:
     content = publication.content
     job = job_service.enqueue_job(kind=PUBLISH_KIND, payload={"publication_id": publication.id, "action": action},
                                   created_by_id=user_id, site_id=publication.site_id,
@@ -87,7 +87,7 @@ def _place(content: Content, due: datetime, *, user_id: int | None) -> Publicati
     db.session.commit()
     if on_wordpress:  # already handed to WordPress as a future post: move its date there too
         publication.status = "queued"
-        _enqueue(publication, user_id=user_id)
+        enqueue_publication(publication, user_id=user_id)
     return publication
 
 
@@ -121,7 +121,7 @@ def unschedule(*, content_id: int, user_id: int | None) -> Publication:
     apply_move(content, "approved", actor="publishing")
     db.session.commit()
     if on_wordpress:  # WordPress would publish it at the old time: take it back to draft there
-        _enqueue(publication, user_id=user_id, action="unpublish")
+        enqueue_publication(publication, user_id=user_id, action="unpublish")
     elif publication.wp_post_id is None:
         db.session.delete(publication)
         db.session.commit()
@@ -142,7 +142,7 @@ def publish_now(*, content_id: int, user_id: int | None) -> Job:
             return running
     publication.scheduled_at, publication.status, publication.attempts = None, "queued", 0
     publication.next_attempt_at, publication.last_error = None, ""
-    return _enqueue(publication, user_id=user_id)
+    return enqueue_publication(publication, user_id=user_id)
 
 
 def act(*, content_id: int, action: str, user_id: int | None) -> Job:
@@ -155,7 +155,7 @@ def act(*, content_id: int, action: str, user_id: int | None) -> Job:
     if publication is None or not publication.wp_post_id:
         db.session.rollback()
         raise ValidationError(f"“{content.title}” has no post on WordPress yet.")
-    return _enqueue(publication, user_id=user_id, action=action)
+    return enqueue_publication(publication, user_id=user_id, action=action)
 
 
 def auto_schedule_site(site_id: int, *, limit: int = 200) -> int:
