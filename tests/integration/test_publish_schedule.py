@@ -245,3 +245,4 @@ def test_roles_and_the_module_switch(app):
         job = db.session.scalars(select(Job).where(Job.kind == "publishing.publish")).one()
         assert job.status == "failed" and "Publisher module is turned off" in job.error
         db.session.remove()
+    assert "Publisher module is turned off" in publication(app, world, content_id).last_error

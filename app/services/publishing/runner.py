@@ -159,6 +159,11 @@ class PublishArticle(JobKind):
                                                      PUBLICATIONS.c.status == "publishing")
                          .values(status="retrying", next_attempt_at=utcnow(), lease_token=None, lease_until=None,
                                  last_error="The worker publishing this article stopped; trying again."))
+            # Refused before it started (module switched off, cancelled): say why on the article.
+            error = conn.execute(select(Job.__table__.c.error).where(Job.__table__.c.id == job.id)).scalar()
+            conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
+                                                     PUBLICATIONS.c.status == "queued")
+                         .values(status="failed", last_error=f"Publishing did not run: {error or 'the job stopped.'}"))
 
 
 def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
