@@ -14,10 +14,12 @@ Cloud-metadata addresses are refused whatever the settings say.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import json
 import socket
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 import httpcore2
@@ -177,13 +179,19 @@ class _GuardedBackend(httpcore2.SyncBackend):
         raise failure or httpcore2.ConnectError(f"{host} has no address")
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs about 0.2 s each time."""
+    return httpx2.create_ssl_context(trust_env=False)
+
+
 class _GuardedTransport(httpx2.HTTPTransport):
     """httpx2's transport on a connection pool that uses the guarded backend (and no proxies)."""
 
     def __init__(self, policy: Policy) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore2.ConnectionPool(  # the pool HTTPTransport sends through
-            ssl_context=httpx2.create_ssl_context(trust_env=False), network_backend=_GuardedBackend(policy))
+            ssl_context=_tls_context(), network_backend=_GuardedBackend(policy))
 
 
 def guarded_client(*, timeout: float = DEFAULT_TIMEOUT, policy: Policy | None = None,

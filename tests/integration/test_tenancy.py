@@ -11,7 +11,7 @@ from app import tenancy
 from app.extensions import db
 from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
-from app.models import Content, ContentVersion, WriterSettings
+from app.models import Content, ContentVersion, Publication, PublicationStep, PublishSettings, WriterSettings
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -119,6 +119,14 @@ TENANT_ROUTES = [
     ("POST", "/writer/content/{content}/versions/1/restore"),
     ("POST", "/writer/review/{content}/approve"),
     ("POST", "/writer/review/{content}/changes"),
+    ("GET", "/publisher/sites/{site}/schedule"),
+    ("POST", "/publisher/sites/{site}/schedule"),
+    ("POST", "/publisher/content/{content}/publish"),
+    ("POST", "/publisher/content/{content}/schedule"),
+    ("POST", "/publisher/content/{content}/unschedule"),
+    ("POST", "/publisher/content/{content}/wordpress"),
+    ("GET", "/publisher/content/{content}/move"),
+    ("GET", "/publisher/content/{content}/panel"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -168,6 +176,15 @@ def test_foreign_ids_in_form_fields_answer_404(app, path, field, key):
     assert response.status_code == 404
     page = web.get("/").get_data(as_text=True)
     assert "Acme Coffee" not in page and "Globex Garden" in page
+
+
+def test_calendar_of_another_accounts_site_answers_404(app):
+    accounts = two_accounts(app)
+    ids = _foreign_ids(app, accounts)
+    web = signed_in(app, accounts["b"]["email"])
+    response = web.get(f"/publisher/calendar?site={ids['site']}")
+    assert response.status_code == 404 and "Acme" not in response.get_data(as_text=True)
+    assert web.get(f"/publisher/calendar?view=list&site={accounts['b']['site']}").status_code == 200
 
 
 def test_notification_of_another_account_cannot_be_marked_read(app):
@@ -374,7 +391,13 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
     db.session.flush()
     rows["ContentVersion"] = ContentVersion(site_id=site_id, content_id=rows["Content"].id, number=1,
                                             title=f"Article {tag}", body_html="<p>Text</p>", reason="generation")
-    db.session.add(rows["ContentVersion"])
+    rows["PublishSettings"] = PublishSettings(site_id=site_id)
+    rows["Publication"] = Publication(site_id=site_id, content_id=rows["Content"].id, marker=f"marker-{tag}")
+    db.session.add_all([rows["ContentVersion"], rows["PublishSettings"], rows["Publication"]])
+    db.session.flush()
+    rows["PublicationStep"] = PublicationStep(site_id=site_id, publication_id=rows["Publication"].id, kind="post",
+                                              key=f"post-{tag}")
+    db.session.add(rows["PublicationStep"])
     db.session.flush()
     return rows
 
@@ -382,7 +405,8 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
 # Every model with a site_id column. test_every_site_owned_model_is_covered fails when a model with a
 # site_id column is added without a row in _site_rows and a name here.
 SITE_OWNED_MODELS = {"Sector", "Keyword", "Cluster", "Idea", "Task", "KeywordImport", "Job", "CreditReservation",
-                     "CreditUsageLog", "SiteAccess", "Content", "ContentVersion", "WriterSettings"}
+                     "CreditUsageLog", "SiteAccess", "Content", "ContentVersion", "WriterSettings",
+                     "Publication", "PublicationStep", "PublishSettings"}
 
 
 def test_every_site_owned_model_is_covered(app):
@@ -444,7 +468,9 @@ def _blank(name: str) -> dict:
             "CreditReservation": {"operation": "x", "amount": 1, "idempotency_key": "x"},
             "CreditUsageLog": {"operation": "x", "credits": 1}, "SiteAccess": {"user_id": 0},
             "Content": {"title": "x", "slug": "x", "body_html": ""}, "WriterSettings": {},
-            "ContentVersion": {"content_id": 0, "number": 1, "title": "x", "body_html": "", "reason": "edit"}}[name]
+            "ContentVersion": {"content_id": 0, "number": 1, "title": "x", "body_html": "", "reason": "edit"},
+            "Publication": {"content_id": 0, "marker": "x"}, "PublishSettings": {},
+            "PublicationStep": {"publication_id": 0, "kind": "post", "key": "x"}}[name]
 
 
 def test_an_editor_neither_lists_opens_polls_nor_cancels_jobs_of_a_site_not_granted(app):
