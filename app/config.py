@@ -20,6 +20,14 @@ def _env_bool(name: str, default: bool) -> bool:
     if not raw:
         return default
     return raw in ("1", "true", "yes", "on")
+def _env_counts(name: str) -> dict[str, int]:
+    """"openai=8,runware=2" → {"openai": 8, "runware": 2}; malformed parts are ignored."""
+    counts = {}
+    for part in _env_list(name):
+        key, _, value = part.partition("=")
+        if key.strip() and value.strip().isdigit() and int(value) > 0:
+            counts[key.strip()] = int(value)
+    return counts
 
 
 def _limiter_uri(redis_url: str) -> str:
@@ -97,7 +105,18 @@ class Config:
     JOB_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("JOB_QUEUED_STALE_AFTER_SECONDS", "3600"))
     JOB_PROGRESS_THROTTLE_SECONDS = 1.0
     RQ_QUEUES = ["default"]
+    # Model calls one batch job makes at once, per provider slug (AI_CONCURRENCY_BY_PROVIDER="openai=8").
+    AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))
+    AI_CONCURRENCY_BY_PROVIDER = _env_counts("AI_CONCURRENCY_BY_PROVIDER")
     RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
+    # Publishing: request timeout, attempts before giving up (with exponential backoff between them), quick
+    # in-job retries of one step, and how long before its slot an article is handed to WordPress as "future".
+    WORDPRESS_TIMEOUT_SECONDS = float(os.environ.get("WORDPRESS_TIMEOUT_SECONDS", "20"))
+    PUBLISH_MAX_ATTEMPTS = int(os.environ.get("PUBLISH_MAX_ATTEMPTS", "6"))
+    PUBLISH_RETRY_BASE_SECONDS = 60
+    PUBLISH_INLINE_RETRIES = 2
+    PUBLISH_INLINE_BACKOFF_SECONDS = 1.0
+    PUBLISH_LEAD_SECONDS = int(os.environ.get("PUBLISH_LEAD_SECONDS", "3600"))
 
     def missing_settings(self) -> list[str]:
         """Names of required settings that are absent."""
@@ -136,6 +155,7 @@ class TestingConfig(Config):
     DEFAULT_PUBLIC_BASE_URL = "http://igny8.test"
     DEFAULT_DEMO_PAYMENTS = True
     DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Test Ltd · IBAN XX00 TEST 0000 0000 0000 · BIC TESTXX00"
+    PUBLISH_INLINE_BACKOFF_SECONDS = 0.05
 
 
 class ProductionConfig(Config):

@@ -160,6 +160,7 @@ class Task(SiteOwned, db.Model):
     author_profile_id: Mapped[int | None] = mapped_column(ForeignKey("author_profiles.id", ondelete="SET NULL"))
     strategy_id: Mapped[int | None] = mapped_column(ForeignKey("content_strategies.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued")
+    error: Mapped[str | None] = mapped_column(Text)  # why writing it failed (the Writer sets it)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())

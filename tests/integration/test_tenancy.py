@@ -9,6 +9,7 @@ from app import tenancy
 from app.extensions import db
 from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
+from app.models import Content, ContentVersion
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -37,12 +38,19 @@ def _foreign_ids(app, accounts):
         db.session.add_all([keyword, keyword_import])
         profile, strategy = AuthorProfile(name="Acme's voice"), ContentStrategy(name="Acme's plan")
         db.session.add_all([profile, strategy])
+        db.session.flush()
+        content = Content(site_id=a["site"], sector_id=a["sectors"][0], task_id=task.id, title="Acme's article",
+                          body_html="<p>Acme</p>", slug="acme-article", status="review", version=1)
+        db.session.add(content)
+        db.session.flush()
+        db.session.add(ContentVersion(site_id=a["site"], content_id=content.id, number=1, title=content.title,
+                                      body_html=content.body_html, slug=content.slug, reason="generation"))
         db.session.commit()
         ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "notification": note.id,
                "user": a["owner"], "cluster": cluster.id,
                "idea": idea.id, "task": task.id}
         ids.update(profile=profile.id, strategy=strategy.id)
-        ids.update(keyword=keyword.id, keyword_import=keyword_import.id)
+        ids.update(keyword=keyword.id, keyword_import=keyword_import.id, content=content.id)
         db.session.remove()
     return ids
 
@@ -98,6 +106,25 @@ TENANT_ROUTES = [
     ("POST", "/planner/keywords/imports/{keyword_import}/start"),
     ("GET", "/planner/keywords/imports/{keyword_import}/rejected.csv"),
     ("GET", "/planner/clustering/{job}"),
+    ("POST", "/writer/tasks/{task}/retry"),
+    ("GET", "/writer/runs/{job}"),
+    ("GET", "/writer/runs/{job}/results"),
+    ("GET", "/writer/content/{content}"),
+    ("POST", "/writer/content/{content}"),
+    ("POST", "/writer/content/{content}/status"),
+    ("GET", "/writer/content/{content}/versions"),
+    ("GET", "/writer/content/{content}/versions/1"),
+    ("POST", "/writer/content/{content}/versions/1/restore"),
+    ("POST", "/writer/review/{content}/approve"),
+    ("POST", "/writer/review/{content}/changes"),
+    ("GET", "/publisher/sites/{site}/schedule"),
+    ("POST", "/publisher/sites/{site}/schedule"),
+    ("POST", "/publisher/content/{content}/publish"),
+    ("POST", "/publisher/content/{content}/schedule"),
+    ("POST", "/publisher/content/{content}/unschedule"),
+    ("POST", "/publisher/content/{content}/wordpress"),
+    ("GET", "/publisher/content/{content}/move"),
+    ("GET", "/publisher/content/{content}/panel"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -111,6 +138,9 @@ TENANT_FORM_FIELDS = [
     ("/planner/tasks/create", "idea_ids", "idea"),
     ("/planner/tasks/delete", "task_ids", "task"),
     ("/planner/keywords/bulk", "ids", "keyword"),
+    ("/writer/tasks/estimate", "task_ids", "task"),
+    ("/writer/tasks/generate", "task_ids", "task"),
+    ("/writer/content/bulk", "content_ids", "content"),
 ]
 # Id routes that are not tenant-owned: operator pages (404 for tenants, covered below), rq dashboard,
 # and the checkout page of a plan (plans are the platform's catalogue, the same for every account).
@@ -146,6 +176,15 @@ def test_foreign_ids_in_form_fields_answer_404(app, path, field, key):
     assert "Acme Coffee" not in page and "Globex Garden" in page
 
 
+def test_calendar_of_another_accounts_site_answers_404(app):
+    accounts = two_accounts(app)
+    ids = _foreign_ids(app, accounts)
+    web = signed_in(app, accounts["b"]["email"])
+    response = web.get(f"/publisher/calendar?site={ids['site']}")
+    assert response.status_code == 404 and "Acme" not in response.get_data(as_text=True)
+    assert web.get(f"/publisher/calendar?view=list&site={accounts['b']['site']}").status_code == 200
+
+
 def test_notification_of_another_account_cannot_be_marked_read(app):
     accounts = two_accounts(app)
     ids = _foreign_ids(app, accounts)
@@ -162,6 +201,7 @@ def test_every_id_route_is_covered(app):
                .replace("{idea}", "<int:idea_id>").replace("{task}", "<int:task_id>")
                .replace("{profile}", "<int:profile_id>").replace("{keyword}", "<int:keyword_id>")
                .replace("{keyword_import}", "<int:import_id>").replace("{strategy}", "<int:strategy_id>")
+               .replace("{content}", "<int:content_id>").replace("/versions/1", "/versions/<int:number>")
                for _m, t in TENANT_ROUTES}
     missing = []
     for rule in app.url_map.iter_rules():
@@ -260,4 +300,6 @@ def _assert_a_untouched(app, accounts):
         assert sorted(s.name for s in site.sectors) == ["Brewing", "Espresso"]
         owner = db.session.get(User, a["owner"])
         assert owner.role == "owner" and owner.active
+        for article in db.session.scalars(select(Content)):
+            assert (article.status, article.version, article.title) == ("review", 1, "Acme's article")
         db.session.remove()

@@ -1,0 +1,123 @@
+"""Writer → Content: the article list with bulk moves, the editor, status changes, versions, diff and restore."""
+
+from __future__ import annotations
+
+from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.blueprints.writer import bp
+from app.errors import Conflict, ValidationError
+from app.htmx import is_htmx
+from app.permissions import require, requires
+from app.services.ai.output import sanitize_html
+from app.services.writer import content as content_service
+from app.services.writer import status as status_service
+from app.services.writer.status import STATUS_LABELS
+
+BULK_ACTIONS = {"review": "review", "approve": "approved"}
+EDIT_FIELDS = ("title", "meta_title", "meta_description", "slug", "excerpt", "body_html")
+
+
+@bp.route("/content")
+def content_list():
+    """The active sector's articles with status filter and search; htmx gets only the list region."""
+    if g.active_sector is None:
+        return render_template("writer/content.html", page=None, filters=None)
+    filters = content_service.ContentFilters.from_args(request.args)
+    page = content_service.list_content(sector=g.active_sector, filters=filters,
+                                        page=request.args.get("page", 1, type=int) or 1)
+    context = dict(page=page, filters=filters, statuses=STATUS_LABELS)
+    if is_htmx() and request.headers.get("HX-Target") == "content-list":
+        return render_template("writer/_content_list.html", **context)
+    return render_template("writer/content.html", **context)
+
+
+@bp.route("/content/bulk", methods=["POST"])
+@requires("write")
+def content_bulk():
+    """Send the chosen articles (content_ids) to review or approve them; the others are named with the reason."""
+    action = request.form.get("action", "")
+    back = request.form.get("next") if request.form.get("next", "").startswith("/writer/") else None
+    try:
+        moved, refused = status_service.change_many(
+            content_ids=[v for v in request.form.getlist("content_ids") if v.strip()], to=BULK_ACTIONS.get(action, ""))
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"{'Sent' if action == 'review' else 'Approved'} {moved} article(s)"
+              f"{' for review' if action == 'review' else ''}.", "success" if moved else "warning")
+        for reason in refused[:10]:
+            flash(reason, "warning")
+    return redirect(back or url_for("writer.content_list"))
+
+
+def _editor(content, *, values=None, error=None, status=200, base_version=None):
+    values = values or {name: getattr(content, name) or "" for name in EDIT_FIELDS}
+    return make_response(render_template(
+        "writer/editor.html", content=content, values=values, error=error, statuses=STATUS_LABELS,
+        preview=sanitize_html(values.get("body_html", "")), moves=status_service.allowed_moves(content.status),
+        base_version=content.version if base_version is None else base_version,
+        limits={"meta_title": content_service.META_TITLE_MAX,
+                "meta_description": content_service.META_DESCRIPTION_MAX}), status)
+
+
+@bp.route("/content/<int:content_id>", methods=["GET", "POST"])
+def content_edit(content_id: int):
+    """The editor: GET shows the article; POST saves it as a new version (a stale version is refused, kept in the form)."""
+    content = content_service.get_content(content_id)
+    if request.method == "GET":
+        return _editor(content)
+    require("write")
+    values = {name: request.form.get(name, "") for name in EDIT_FIELDS}
+    base = request.form.get("base_version", type=int)
+    try:
+        content_service.save_edit(content_id=content.id, fields=values, base_version=base, user=current_user)
+    except (ValidationError, Conflict) as exc:
+        content = content_service.get_content(content_id)
+        return _editor(content, values=values, error=exc, status=exc.status_code, base_version=base)
+    flash("Saved. The previous text is kept in the version history.", "success")
+    return redirect(url_for("writer.content_edit", content_id=content_id))
+
+
+@bp.route("/content/<int:content_id>/status", methods=["POST"])
+@requires("write")
+def content_status(content_id: int):
+    """Move an article to another status (e.g. send to review); a refused move says why and changes nothing."""
+    back = request.form.get("next") if request.form.get("next", "").startswith("/writer/") else None
+    try:
+        content = status_service.change_status(content_id=content_id, to=request.form.get("to", ""),
+                                               note=request.form.get("note", ""))
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"“{content.title}” is now {STATUS_LABELS[content.status].lower()}.", "success")
+    return redirect(back or url_for("writer.content_edit", content_id=content_id))
+
+
+@bp.route("/content/<int:content_id>/versions")
+def content_versions(content_id: int):
+    """Every version of the article, newest first, with who or what made it."""
+    content = content_service.get_content(content_id, with_body=False)
+    return render_template("writer/versions.html", content=content,
+                           versions=content_service.versions(content_id))
+
+
+@bp.route("/content/<int:content_id>/versions/<int:number>")
+def content_version_diff(content_id: int, number: int):
+    """What one version changed compared with the one before it."""
+    content = content_service.get_content(content_id, with_body=False)
+    return render_template("writer/diff.html", content=content,
+                           diff=content_service.version_diff(content_id=content_id, number=number))
+
+
+@bp.route("/content/<int:content_id>/versions/<int:number>/restore", methods=["POST"])
+@requires("write")
+def content_restore(content_id: int, number: int):
+    """Make an older version current again (recorded as a new version)."""
+    try:
+        content_service.restore_version(content_id=content_id, number=number, user=current_user)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Version {number} restored; the text it replaced is kept as a version too.", "success")
+    return redirect(url_for("writer.content_edit", content_id=content_id))

@@ -1,0 +1,218 @@
+"""Articles: the list, the editor's save (with a version kept and stale saves refused), history and restore."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import undefer
+
+from app.errors import Conflict, NotFound, ValidationError
+from app.extensions import db
+from app.models import Sector, User
+from app.models.writer import CONTENT_STATUSES, Content, ContentVersion
+from app.services.ai.output import clean_text, sanitize_html
+from app.services.planner.ideas import Page, like, paginate
+from app.services.writer import text
+
+META_TITLE_MAX = 60
+META_DESCRIPTION_MAX = 160
+TITLE_MAX = 300
+SLUG_MAX = 120
+EXCERPT_MAX = 1000
+BODY_MAX_BYTES = 1_000_000  # a pasted body of several MB is refused, not truncated
+VERSION_FIELDS = ("title", "body_html", "meta_title", "meta_description", "slug", "excerpt")
+
+
+def get_content(content_id: int, *, with_body: bool = True) -> Content:
+    """An article of the bound account (and granted sites), or NotFound."""
+    stmt = select(Content).where(Content.id == content_id)
+    if with_body:
+        stmt = stmt.options(undefer(Content.body_html))
+    content = db.session.scalars(stmt).first()
+    if content is None:
+        raise NotFound("That article does not exist or you do not have access to it.")
+    return content
+
+
+def unique_slug(site_id: int, wanted: str, *, exclude_id: int | None = None) -> str:
+    """The slug, or the slug with -2, -3… when another article of the site has it."""
+    base = text.slugify(wanted)[:SLUG_MAX] or "article"
+    # Slugs hold only a-z, 0-9 and hyphens, so the pattern needs no escaping.
+    stmt = select(Content.slug).where(Content.site_id == site_id,
+                                      or_(Content.slug == base, Content.slug.like(base + "-%")))
+    if exclude_id:
+        stmt = stmt.where(Content.id != exclude_id)
+    taken = set(db.session.scalars(stmt))
+    slug, number = base, 2
+    while slug in taken:
+        slug, number = f"{base[:SLUG_MAX - 6]}-{number}", number + 1
+    return slug
+
+
+def add_version(content: Content, *, reason: str, user_id: int | None, note: str = "") -> ContentVersion:
+    """Record the article's current body and meta as its newest version (no commit)."""
+    number = (db.session.scalar(select(func.max(ContentVersion.number)).where(
+        ContentVersion.content_id == content.id)) or 0) + 1
+    version = ContentVersion(site_id=content.site_id, content_id=content.id, number=number, reason=reason,
+                             note=note[:300], created_by_id=user_id,
+                             word_count=content.word_count,
+                             **{name: getattr(content, name) or "" for name in VERSION_FIELDS})
+    db.session.add(version)
+    content.version = number
+    return version
+
+
+def _clean_fields(fields: dict, content: Content) -> dict:
+    """The editor's fields checked and sanitized; ValidationError names the first field to fix."""
+    title = " ".join(str(fields.get("title") or "").split())
+    if not title:
+        raise ValidationError("Give the article a title.", field="title")
+    if len(title) > TITLE_MAX:
+        raise ValidationError(f"The title can have at most {TITLE_MAX} characters.", field="title")
+    meta_title = " ".join(str(fields.get("meta_title") or "").split())
+    if len(meta_title) > META_TITLE_MAX:
+        raise ValidationError(f"The meta title has {len(meta_title)} characters; search engines show about "
+                              f"{META_TITLE_MAX}. Shorten it.", field="meta_title")
+    meta_description = " ".join(str(fields.get("meta_description") or "").split())
+    if len(meta_description) > META_DESCRIPTION_MAX:
+        raise ValidationError(f"The meta description has {len(meta_description)} characters; keep it to "
+                              f"{META_DESCRIPTION_MAX}.", field="meta_description")
+    body = str(fields.get("body_html") or "")
+    if len(body.encode("utf-8")) > BODY_MAX_BYTES:
+        raise ValidationError(f"The body is {len(body.encode('utf-8')) / 1_000_000:.1f} MB; an article can be at "
+                              f"most {BODY_MAX_BYTES // 1_000_000} MB. Nothing was saved.", field="body_html")
+    if text.has_h1(body):
+        raise ValidationError("The body has an H1 heading; the title is the page's H1. Use H2 and H3 in the "
+                              "body.", field="body_html")
+    body = sanitize_html(body)
+    excerpt = clean_text(str(fields.get("excerpt") or ""))
+    if len(excerpt) > EXCERPT_MAX:
+        raise ValidationError(f"The excerpt can have at most {EXCERPT_MAX:,} characters.", field="excerpt")
+    slug_text = str(fields.get("slug") or "").strip() or title
+    slug = text.slugify(slug_text)[:SLUG_MAX]
+    if not slug:
+        raise ValidationError("The slug needs at least one letter or digit.", field="slug")
+    taken = db.session.scalars(select(Content.id).where(Content.site_id == content.site_id, Content.slug == slug,
+                                                        Content.id != content.id)).first()
+    if taken:
+        raise ValidationError(f"Another article of this site already uses the slug “{slug}”. Choose another.",
+                              field="slug")
+    return {"title": title, "meta_title": meta_title, "meta_description": meta_description, "body_html": body,
+            "excerpt": excerpt, "slug": slug}
+
+
+def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: User) -> Content:
+    """The editor's save: refuses a stale version (someone saved meanwhile), sanitizes, keeps a version."""
+    content = db.session.scalars(select(Content).where(Content.id == content_id)
+                                 .options(undefer(Content.body_html)).with_for_update()).first()
+    if content is None:
+        raise NotFound("That article does not exist or you do not have access to it.")
+    if base_version != content.version:
+        db.session.rollback()
+        raise Conflict("Someone else saved this article while you were editing it (it is now at version "
+                       f"{content.version}; you started from version {base_version}). Your text is still in "
+                       "the form: copy what you need, open the article again and re-apply your changes.")
+    try:
+        clean = _clean_fields(fields, content)
+    except ValidationError:
+        db.session.rollback()
+        raise
+    if all(getattr(content, name) == value for name, value in clean.items()):
+        db.session.rollback()
+        return content
+    for name, value in clean.items():
+        setattr(content, name, value)
+    content.word_count = text.word_count(clean["body_html"])
+    content.outline = text.headings(clean["body_html"])
+    add_version(content, reason="edit", user_id=user.id)
+    db.session.commit()
+    return content
+
+
+def versions(content_id: int) -> list[ContentVersion]:
+    """The article's versions, newest first."""
+    get_content(content_id, with_body=False)
+    return list(db.session.scalars(select(ContentVersion).where(ContentVersion.content_id == content_id)
+                                   .order_by(ContentVersion.number.desc())))
+
+
+def get_version(content_id: int, number: int) -> ContentVersion:
+    """One version of an article, or NotFound."""
+    version = db.session.scalars(select(ContentVersion).where(
+        ContentVersion.content_id == content_id, ContentVersion.number == number)
+        .options(undefer(ContentVersion.body_html))).first()
+    if version is None:
+        raise NotFound("That version does not exist.")
+    return version
+
+
+def _as_dict(row) -> dict:
+    return {name: getattr(row, name) or "" for name in VERSION_FIELDS}
+
+
+def version_diff(*, content_id: int, number: int) -> dict:
+    """What version `number` changed compared with the version before it."""
+    get_content(content_id, with_body=False)
+    new = get_version(content_id, number)
+    old = db.session.scalars(select(ContentVersion).where(
+        ContentVersion.content_id == content_id, ContentVersion.number < number)
+        .order_by(ContentVersion.number.desc()).options(undefer(ContentVersion.body_html))).first()
+    return {"version": new, "previous": old, **text.diff(_as_dict(old) if old else {}, _as_dict(new))}
+
+
+def restore_version(*, content_id: int, number: int, user: User) -> Content:
+    """Make an older version current again; the restore is itself a new version, so nothing is lost."""
+    content = db.session.scalars(select(Content).where(Content.id == content_id)
+                                 .options(undefer(Content.body_html)).with_for_update()).first()
+    if content is None:
+        raise NotFound("That article does not exist or you do not have access to it.")
+    old = get_version(content_id, number)
+    if number == content.version:
+        db.session.rollback()
+        raise ValidationError(f"Version {number} is already the current text.")
+    clash = db.session.scalars(select(Content.id).where(Content.site_id == content.site_id,
+                                                        Content.slug == old.slug, Content.id != content.id)).first()
+    for name, value in _as_dict(old).items():
+        setattr(content, name, value)
+    if clash or not content.slug:
+        content.slug = unique_slug(content.site_id, old.slug or content.title, exclude_id=content.id)
+    content.word_count = text.word_count(content.body_html)
+    content.outline = text.headings(content.body_html)
+    add_version(content, reason="restore", user_id=user.id, note=f"Restored version {number}")
+    db.session.commit()
+    return content
+
+
+@dataclass
+class ContentFilters:
+    status: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "ContentFilters":
+        """Filters from a query string; unknown values are ignored rather than refused."""
+        return cls(status=args.get("status", "") if args.get("status") in CONTENT_STATUSES else "",
+                   q=" ".join(args.get("q", "").split())[:200])
+
+    def query(self) -> dict:
+        """The filters as query-string arguments (for pager links)."""
+        return {k: v for k, v in {"status": self.status, "q": self.q}.items() if v}
+
+
+def list_content(*, sector: Sector, filters: ContentFilters, page: int = 1) -> Page:
+    """The sector's articles matching the filters, newest first."""
+    stmt = select(Content).where(Content.sector_id == sector.id)
+    if filters.status:
+        stmt = stmt.where(Content.status == filters.status)
+    if filters.q:
+        pattern = like(filters.q)
+        stmt = stmt.where(or_(Content.title.ilike(pattern), Content.primary_keyword.ilike(pattern)))
+    return paginate(stmt.order_by(Content.id.desc()), page)
+
+
+def review_queue(*, site_id: int, page: int = 1) -> Page:
+    """The site's articles waiting for review, oldest first (first in, first reviewed)."""
+    stmt = select(Content).where(Content.site_id == site_id, Content.status == "review") \
+        .options(undefer(Content.body_html)).order_by(Content.updated_at, Content.id)
+    return paginate(stmt, page, per_page=10)

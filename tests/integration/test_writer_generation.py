@@ -1,0 +1,226 @@
+"""Stage 4: articles written from tasks through the real `openai` client against a local fake server (and the
+offline demo provider), with a real RQ worker, real PostgreSQL and the credit ledger."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from app import tenancy
+from app.errors import Conflict
+from app.extensions import db
+from app.models import Task
+from app.services.ai.providers import DEMO_LABEL
+from app.services.writer import runner
+from tests.integration.ai_support import configure_openai, job_count, job_row, ledger, run_worker, setup_account
+from tests.integration.writer_support import (
+    OUTLINE,
+    answer_with,
+    article,
+    articles,
+    make_tasks,
+    tasks_of,
+    title_of,
+    version_count,
+)
+
+PATH = "/v1/chat/completions"
+TOKENS_PER_CALL = 2500  # chat_answer's default usage: 2,100 in + 400 out; GPT-4o mini takes 1,000 per credit
+
+
+@pytest.fixture
+def ids(app):
+    return setup_account(app)
+
+
+@pytest.fixture
+def fake_openai(app):
+    """A threaded fake OpenAI server, so parallel calls really overlap."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    configure_openai(app, base_url=server.url_for("/v1"), max_retries=0)
+    yield server
+    server.clear()
+    server.stop()
+
+
+def start(app, ids, task_ids, tier="live"):
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        job, skipped = runner.start_generation(task_ids=task_ids, tier=tier, created_by_id=ids["user"])
+        job_id = job.id
+        db.session.remove()
+    return job_id, skipped
+
+
+def test_demo_provider_writes_labelled_articles_of_the_target_length_with_the_task_headings(app, ids):
+    world = make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing", "Grinder care"], target=600)
+    job_id, skipped = start(app, ids, world["tasks"], tier="testing")
+    assert skipped == []
+    assert {s for s, _e in tasks_of(app, ids["account"]).values()} == {"in_progress"}
+    run_worker(app)
+
+    job = job_row(app, job_id)
+    assert job["status"] == "succeeded", job["error"]
+    rows = articles(app, ids["account"])
+    assert sorted(r["task_id"] for r in rows) == world["tasks"]
+    for row in rows:
+        assert DEMO_LABEL in row["body"] and row["title"].startswith("Demo: ")
+        assert 450 <= row["words"] <= 750, row["words"]
+        assert all(f">{h['text']}</h{h['level']}>" in row["body"] for h in OUTLINE)
+        assert "<h1" not in row["body"] and row["status"] == "draft" and row["version"] == 1
+    assert set(tasks_of(app, ids["account"]).values()) == {("completed", None)}
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"] == ids["start"] - job["charged"] and job["charged"] > 0
+    assert version_count(app, ids["account"]) == 3
+
+
+def test_batch_of_ten_with_three_unusable_answers_saves_and_charges_seven(app, ids, fake_openai):
+    titles = [f"Article {n}" for n in range(1, 8)] + ["Bad one", "Bad two", "Bad three"]
+    world = make_tasks(app, ids["account"], titles)
+
+    def answer(request):
+        title = title_of(request)
+        if title.startswith("Bad"):
+            return Response(answer_with(article(title, words=10)), content_type="application/json")
+        return Response(answer_with(article(title)), content_type="application/json")
+
+    fake_openai.expect_request(PATH, method="POST").respond_with_handler(answer)
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    job = job_row(app, job_id)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["succeeded"] == 7 and job["result"]["failed"] == 3
+    saved = articles(app, ids["account"])
+    assert sorted(r["title"] for r in saved) == sorted(titles[:7])
+    tasks = tasks_of(app, ids["account"])
+    failed = {tid: err for tid, (status, err) in tasks.items() if status == "failed"}
+    assert sorted(failed) == world["tasks"][7:]
+    assert all("words" in err and "not charged" in err for err in failed.values())
+    # 7 articles × one call each are charged; the 3 bad tasks' 6 calls (answer + repair) are not.
+    assert len(fake_openai.log) == 7 + 3 * 2
+    assert job["charged"] == 7 * TOKENS_PER_CALL // 1000 + 1  # ceil(17,500 / 1,000)
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"] == ids["start"] - job["charged"]
+    assert [u[0] for u in money["usage"]] == [job["charged"]]
+
+
+def test_malformed_json_twice_fails_the_task_with_the_reason_and_charges_nothing(app, ids, fake_openai):
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    fake_openai.expect_request(PATH, method="POST").respond_with_json(
+        json.loads(answer_with('{"title": "Espresso at home", "body_html": "<h2>oops')))
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    job = job_row(app, job_id)
+    assert job["status"] == "failed" and "not valid JSON" in job["error"]
+    assert articles(app, ids["account"]) == []
+    status, error = tasks_of(app, ids["account"])[world["tasks"][0]]
+    assert status == "failed" and "not valid JSON" in error
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"] == ids["start"] and money["usage"] == []
+
+
+def test_a_ten_word_answer_is_repaired_once_and_the_repaired_article_is_saved(app, ids, fake_openai):
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    replies = [article("Espresso at home", words=10), article("Espresso at home")]
+    fake_openai.expect_request(PATH, method="POST").respond_with_handler(
+        lambda request: Response(answer_with(replies.pop(0)), content_type="application/json"))
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    assert job_row(app, job_id)["status"] == "succeeded"
+    repair = json.loads(fake_openai.log[1][0].get_data())["messages"][-1]["content"]
+    assert "words; it must have 300–500" in repair
+    [row] = articles(app, ids["account"])
+    assert 300 <= row["words"] <= 500
+    assert job_row(app, job_id)["charged"] == 2 * TOKENS_PER_CALL // 1000  # both calls of a saved article
+
+
+def test_scripts_event_handlers_javascript_links_and_iframes_are_stored_clean(app, ids, fake_openai):
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    dirty = ('<p onclick="steal()">Click <a href="javascript:alert(1)">here</a></p><script>alert(1)</script>'
+             '<iframe src="https://evil.example.com"></iframe><img src="x.png" onerror="alert(2)">')
+    fake_openai.expect_request(PATH, method="POST").respond_with_json(
+        json.loads(answer_with(article("Espresso <b>at</b> home", body_extra=dirty))))
+    start(app, ids, world["tasks"])
+    run_worker(app)
+
+    [row] = articles(app, ids["account"])
+    body = row["body"].lower()
+    for bad in ("<script", "onclick", "onerror", "javascript:", "<iframe", "steal()"):
+        assert bad not in body, bad
+    assert "<h2>why it matters</h2>" in body and row["title"] == "Espresso at home"
+
+
+def test_starting_twice_makes_one_job_one_article_and_one_charge(app, ids):
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    first, _ = start(app, ids, world["tasks"], tier="testing")
+    with pytest.raises(Conflict, match="already being written"):
+        start(app, ids, world["tasks"], tier="testing")
+    assert job_count(app) == 1
+    run_worker(app)
+    with pytest.raises(Conflict, match="already has an article"):
+        start(app, ids, world["tasks"], tier="testing")
+    assert len(articles(app, ids["account"])) == 1
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"] == ids["start"] - job_row(app, first)["charged"]
+    assert len(money["usage"]) == 1
+
+
+def test_two_jobs_writing_the_same_task_save_one_article_and_charge_once(app, ids):
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    first, _ = start(app, ids, world["tasks"], tier="testing")
+    with app.app_context(), tenancy.account_scope(ids["account"]):  # a second claim slipping past the first
+        db.session.get(Task, world["tasks"][0]).status = "queued"
+        db.session.commit()
+        db.session.remove()
+    second, _ = start(app, ids, world["tasks"], tier="testing")
+    run_worker(app)
+
+    assert len(articles(app, ids["account"])) == 1
+    outcomes = sorted([job_row(app, first)["status"], job_row(app, second)["status"]])
+    assert outcomes == ["failed", "succeeded"]
+    loser = job_row(app, first if job_row(app, first)["status"] == "failed" else second)
+    assert "already has an article" in loser["error"]
+    money = ledger(app, ids["account"])
+    assert len(money["usage"]) == 1 and money["balance"] == money["ledger"]
+    assert tasks_of(app, ids["account"])[world["tasks"][0]] == ("completed", None)
+
+
+def test_model_calls_of_a_batch_run_in_parallel_up_to_the_configured_concurrency(app, ids, fake_openai):
+    world = make_tasks(app, ids["account"], [f"Article {n}" for n in range(8)])
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def slow(request):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.4)
+        with lock:
+            state["now"] -= 1
+        return Response(answer_with(article(title_of(request))), content_type="application/json")
+
+    fake_openai.expect_request(PATH, method="POST").respond_with_handler(slow)
+    start(app, ids, world["tasks"])
+    began = time.monotonic()
+    run_worker(app)
+    elapsed = time.monotonic() - began
+
+    assert len(articles(app, ids["account"])) == 8
+    assert state["peak"] == 4  # AI_CONCURRENCY's default
+    assert elapsed < 8 * 0.4  # not one after another
+
+
+def test_task_lengths_outside_what_can_be_written_are_refused_and_nothing_starts(app, ids):
+    world = make_tasks(app, ids["account"], ["Too long"], target=100_000)
+    with pytest.raises(Exception, match="100,000 words"):
+        start(app, ids, world["tasks"], tier="testing")
+    assert job_count(app) == 0
+    assert tasks_of(app, ids["account"])[world["tasks"][0]] == ("queued", None)
+    assert ledger(app, ids["account"])["balance"] == ids["start"]

@@ -1,0 +1,299 @@
+"""Writer pages through HTTP: tasks → estimate → write → progress; the editor with versions, diff and restore;
+status moves, the review queue and auto-approve; roles and the module switch."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app import tenancy
+from app.extensions import db
+from app.models import Account
+from app.services.writer import status as status_service
+from tests.integration.ai_support import EMAIL, job_count, job_row, ledger, run_worker, setup_account
+from tests.integration.helpers import add_member, add_site, signed_in
+from tests.integration.writer_support import articles, make_article, make_tasks, tasks_of
+
+TASKS = "/writer/tasks"
+
+
+@pytest.fixture
+def ids(app):
+    return setup_account(app)
+
+
+@pytest.fixture
+def world(app, ids):
+    return {**ids, **make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing", "Grinder care"])}
+
+
+def write(app, web, task_ids) -> int:
+    """Estimate, confirm and run the writing job through the pages; returns the job id."""
+    form = {"task_ids": task_ids, "tier": "testing"}
+    started = web.post(f"{TASKS}/generate", form, token_from=TASKS)
+    assert started.status_code == 302, started.get_data(as_text=True)[:800]
+    job_id = int(started.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    run_worker(app)
+    return job_id
+
+
+def one_article(app, web, world) -> int:
+    write(app, web, world["tasks"][:1])
+    return articles(app, world["account"])[0]["id"]
+
+
+def editor_form(page_html: str) -> dict:
+    """The editor's current values, as a browser would send them back."""
+    def value(name):
+        found = re.search(rf'name="{name}" value="([^"]*)"', page_html)
+        return found.group(1) if found else ""
+
+    def area(name):
+        found = re.search(rf'<textarea id="{name}" name="{name}"[^>]*>(.*?)</textarea>', page_html, re.S)
+        return found.group(1) if found else ""
+
+    import html
+
+    return {"title": html.unescape(value("title")), "meta_title": html.unescape(value("meta_title")),
+            "slug": value("slug"), "base_version": value("base_version"),
+            "meta_description": html.unescape(area("meta_description")),
+            "excerpt": html.unescape(area("excerpt")), "body_html": html.unescape(area("body_html"))}
+
+
+# --- Tasks → articles ---------------------------------------------------------------------------
+
+def test_select_estimate_write_and_see_the_articles_with_credits_before_and_after(app, world):
+    web = signed_in(app, EMAIL)
+    assert web.get("/writer/").headers["Location"].endswith(TASKS)
+    listing = web.get(TASKS).get_data(as_text=True)
+    assert "Espresso at home" in listing and 'data-testid="write-selected"' in listing
+    assert 'href="/writer/"' in listing  # the sidebar entry
+
+    form = {"task_ids": world["tasks"], "tier": "testing"}
+    estimate = web.post(f"{TASKS}/estimate", form, token_from=TASKS).get_data(as_text=True)
+    assert 'data-testid="estimate"' in estimate and "3 model calls" in estimate and "offline demo, not AI" in estimate
+    shown = int(re.search(r"about <strong>([\d,]+) credits", estimate).group(1))
+    assert ledger(app, world["account"])["balance"] == world["start"] and job_count(app) == 0
+
+    job_id = write(app, web, world["tasks"])
+    run_page = web.get(f"/writer/runs/{job_id}").get_data(as_text=True)
+    assert f'id="job-{job_id}"' in run_page and "Open the article" in run_page
+    charged = job_row(app, job_id)["charged"]
+    assert 0 < charged <= shown
+    assert ledger(app, world["account"])["balance"] == world["start"] - charged
+    content = web.get("/writer/content").get_data(as_text=True)
+    assert all(f"Demo: {t}" in content for t in ("Espresso at home", "Milk frothing", "Grinder care"))
+
+
+def test_double_clicking_generate_makes_one_job_and_one_charge(app, world):
+    web = signed_in(app, EMAIL)
+    form = {"task_ids": world["tasks"][:1], "tier": "testing"}
+    first = web.post(f"{TASKS}/generate", form, token_from=TASKS)
+    second = web.post(f"{TASKS}/generate", form, token_from=TASKS)
+    assert first.status_code == 302 and second.status_code == 409
+    assert "already being written" in second.get_data(as_text=True)
+    run_worker(app)
+    assert job_count(app) == 1 and len(articles(app, world["account"])) == 1
+    assert len(ledger(app, world["account"])["usage"]) == 1
+
+
+def test_a_failed_task_shows_its_reason_and_can_be_retried(app, world):
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Task
+
+        task = db.session.get(Task, world["tasks"][0])
+        task.status, task.error = "failed", "The model gave an unusable answer twice."
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, EMAIL)
+    page = web.get(f"{TASKS}?status=failed").get_data(as_text=True)
+    assert "The model gave an unusable answer twice." in page and 'data-testid="retry"' in page
+    retried = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {"tier": "testing"}, token_from=TASKS)
+    assert retried.status_code == 302
+    run_worker(app)
+    assert tasks_of(app, world["account"])[world["tasks"][0]] == ("completed", None)
+
+
+# --- The editor and versions -----------------------------------------------------------------------
+
+def test_editor_save_sanitizes_keeps_a_version_and_restore_brings_back_the_old_text(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    page = web.get(url).get_data(as_text=True)
+    assert 'data-counter="60"' in page and 'data-counter="160"' in page and 'data-testid="preview"' in page
+    form = editor_form(page)
+    original_body = form["body_html"]
+    form.update(title="Espresso, edited", body_html="<h2>New start</h2><p>Fresh text.</p>"
+                                                      '<script>alert(1)</script><p onclick="x()">Safe</p>')
+    saved = web.post(url, form, token_from=url)
+    assert saved.status_code == 302
+    [row] = articles(app, world["account"])
+    assert row["title"] == "Espresso, edited" and row["version"] == 2
+    assert "<script" not in row["body"] and "onclick" not in row["body"] and "Fresh text." in row["body"]
+
+    history = web.get(f"{url}/versions").get_data(as_text=True)
+    assert "AI writing" in history and "Edit" in history
+    diff = web.get(f"{url}/versions/2").get_data(as_text=True)
+    assert "+ &lt;h2&gt;New start&lt;/h2&gt;" in diff and "Espresso, edited" in diff
+
+    restored = web.post(f"{url}/versions/1/restore", {}, token_from=url)
+    assert restored.status_code == 302
+    [row] = articles(app, world["account"])
+    assert row["body"] == original_body and row["version"] == 3 and row["title"].startswith("Demo: ")
+
+
+def test_a_stale_save_is_refused_and_the_text_stays_in_the_form(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    mine = editor_form(web.get(url).get_data(as_text=True))
+    theirs = dict(mine, title="Their title")
+    assert web.post(url, theirs, token_from=url).status_code == 302  # a colleague saves first
+
+    mine["body_html"] = "<h2>My careful edit</h2><p>Hours of work.</p>"
+    refused = web.post(url, mine, token_from=url)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "Someone else saved this article" in html
+    assert "My careful edit" in html  # nothing lost
+    [row] = articles(app, world["account"])
+    assert row["title"] == "Their title" and "My careful edit" not in row["body"]
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("meta_title", "x" * 61, "meta title has 61 characters"),
+    ("title", "   ", "Give the article a title"),
+    ("body_html", "<p>" + "word " * 400_000 + "</p>", "an article can be at most 1 MB"),
+    ("body_html", "<h1>Second title</h1><p>Text</p>", "The body has an H1 heading"),
+])
+def test_bad_editor_input_gets_a_clear_message_and_changes_nothing(app, world, field, value, message):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    before = articles(app, world["account"])
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), **{field: value})
+    response = web.post(url, form, token_from=url)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert articles(app, world["account"]) == before
+
+
+# --- Status moves, review and auto-approve ------------------------------------------------------------
+
+ALL = ("draft", "review", "approved", "scheduled", "published")
+USER_MOVES = {("draft", "review"), ("review", "approved"), ("review", "draft")}
+
+
+@pytest.mark.parametrize("start,to", [(a, b) for a in ALL for b in ALL if a != b])
+def test_every_allowed_move_works_and_every_other_is_refused(app, world, start, to):
+    web = signed_in(app, EMAIL)
+    content_id = make_article(app, world["account"], world, status=start)
+    url = f"/writer/content/{content_id}"
+    web.post(f"{url}/status", {"to": to, "note": "Tighten the intro."}, token_from=url)
+    [row] = articles(app, world["account"])
+    assert row["status"] == (to if (start, to) in USER_MOVES else start)
+    if (start, to) not in USER_MOVES:
+        page = web.get(url).get_data(as_text=True)
+        assert "cannot go from" in page or "set by publishing" in page
+
+
+def test_publishing_moves_are_reserved_for_publishing(app, world):
+    content_id = make_article(app, world["account"], world, status="approved")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        status_service.change_status(content_id=content_id, to="scheduled", actor="publishing")
+        status_service.change_status(content_id=content_id, to="published", actor="publishing")
+        db.session.remove()
+    assert articles(app, world["account"])[0]["status"] == "published"
+
+
+def test_review_queue_previews_approves_requests_changes_and_bulk_approves(app, world):
+    web = signed_in(app, EMAIL)
+    write(app, web, world["tasks"])
+    ids = [r["id"] for r in articles(app, world["account"])]
+    sent = web.post("/writer/content/bulk", {"content_ids": ids, "action": "review"}, token_from="/writer/content")
+    assert sent.status_code == 302
+    queue = web.get("/writer/review").get_data(as_text=True)
+    assert queue.count('data-testid="preview"') == 3 and "<h2>Why it matters</h2>" in queue
+    assert "Demo text — not written by AI" in queue
+
+    no_note = web.post(f"/writer/review/{ids[0]}/changes", {"note": " "}, token_from="/writer/review")
+    assert no_note.status_code == 302
+    assert articles(app, world["account"])[0]["status"] == "review"
+    web.post(f"/writer/review/{ids[0]}/changes", {"note": "Add a price table."}, token_from="/writer/review")
+    web.post(f"/writer/review/{ids[1]}/approve", {}, token_from="/writer/review")
+    statuses = {r["id"]: r["status"] for r in articles(app, world["account"])}
+    assert statuses == {ids[0]: "draft", ids[1]: "approved", ids[2]: "review"}
+    assert "Add a price table." in web.get(f"/writer/content/{ids[0]}").get_data(as_text=True)
+
+    web.post("/writer/content/bulk", {"content_ids": [ids[0]], "action": "review"}, token_from="/writer/content")
+    web.post("/writer/content/bulk", {"content_ids": [ids[0], ids[2]], "action": "approve",
+                                      "next": "/writer/review"}, token_from="/writer/review")
+    assert {r["status"] for r in articles(app, world["account"])} == {"approved"}
+
+
+def test_auto_approve_is_off_by_default_and_when_on_finished_articles_are_approved(app, world):
+    web = signed_in(app, EMAIL)
+    settings = web.get("/writer/settings").get_data(as_text=True)
+    assert 'data-testid="auto-approve"' in settings and "checked" not in settings.split('data-testid="auto-approve"')[0][-200:]
+    write(app, web, world["tasks"][:1])
+    assert articles(app, world["account"])[0]["status"] == "draft"
+    assert web.post("/writer/settings", {"auto_approve": "on"}, token_from="/writer/settings").status_code == 302
+    write(app, web, world["tasks"][1:2])
+    assert [r["status"] for r in articles(app, world["account"])] == ["draft", "approved"]
+
+
+# --- Roles and the module switch ------------------------------------------------------------------------
+
+def test_viewer_reads_but_cannot_edit_approve_or_write(app, world):
+    owner = signed_in(app, EMAIL)
+    content_id = one_article(app, owner, world)
+    add_member(app, world["account"], email="vera@acme.example.com", role="viewer", site_ids=[world["site"]])
+    viewer = signed_in(app, "vera@acme.example.com")
+    url = f"/writer/content/{content_id}"
+    page = viewer.get(url)
+    assert page.status_code == 200 and 'data-testid="save"' not in page.get_data(as_text=True)
+    form = dict(editor_form(page.get_data(as_text=True)), title="Viewer was here")
+    assert viewer.post(url, form, token_from=url).status_code == 403
+    assert viewer.post(f"{url}/status", {"to": "review"}, token_from=url).status_code == 403
+    assert viewer.post(f"{TASKS}/generate", {"task_ids": world["tasks"][1:2]}, token_from=TASKS).status_code == 403
+    [row] = articles(app, world["account"])
+    assert row["status"] == "draft" and row["title"] != "Viewer was here"
+
+
+def test_editor_works_only_on_granted_sites(app, world):
+    owner = signed_in(app, EMAIL)
+    content_id = one_article(app, owner, world)
+    other_site, _sectors = add_site(app, world["account"], "Tea Blog", ("Green tea",))
+    add_member(app, world["account"], email="ed@acme.example.com", role="editor", site_ids=[other_site])
+    editor = signed_in(app, "ed@acme.example.com")
+    url = f"/writer/content/{content_id}"
+    assert editor.get(url).status_code == 404
+    assert editor.post(f"{url}/status", {"to": "review"}, token_from="/writer/content").status_code == 404
+    assert editor.post(f"{TASKS}/generate", {"task_ids": world["tasks"][1:2]},
+                       token_from="/writer/content").status_code == 404
+    assert articles(app, world["account"])[0]["status"] == "draft" and job_count(app) == 1
+    add_member(app, world["account"], email="eve@acme.example.com", role="editor", site_ids=[world["site"]])
+    granted = signed_in(app, "eve@acme.example.com")
+    assert granted.post(f"{url}/status", {"to": "review"}, token_from=url).status_code == 302
+    assert articles(app, world["account"])[0]["status"] == "review"
+
+
+def test_writer_module_off_refuses_pages_and_jobs(app, world):
+    web = signed_in(app, EMAIL)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        account = db.session.scalars(select(Account)).one()
+        account.modules = {**(account.modules or {}), "writer": False}
+        db.session.commit()
+        db.session.remove()
+    assert web.get(TASKS).status_code == 403
+    assert web.post(f"{TASKS}/generate", {"task_ids": world["tasks"]}, token_from="/").status_code == 403
+    assert 'href="/writer/"' not in web.get("/").get_data(as_text=True)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.errors import DomainError
+        from app.services.writer import runner
+
+        with pytest.raises(DomainError, match="Writer module is turned off"):
+            runner.start_generation(task_ids=world["tasks"], tier="testing", created_by_id=world["user"])
+        db.session.remove()
+    assert job_count(app) == 0 and set(tasks_of(app, world["account"]).values()) == {("queued", None)}
