@@ -29,7 +29,7 @@ RUN_STATUSES = ("queued", "running", "paused", "cancelling", "cancelled", "compl
                 "interrupted", "failed")
 # A site has at most one run in these states (a partial unique index holds it in the database).
 ACTIVE_STATUSES = ("queued", "running", "paused", "cancelling", "interrupted")
-ITEM_OUTCOMES = ("done", "skipped", "failed", "info", "stopped")
+ITEM_OUTCOMES = ("running", "done", "skipped", "failed", "info", "stopped")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -108,6 +108,7 @@ class AutomationItem(SiteOwned, db.Model):
     message: Mapped[str] = mapped_column(Text, default="")
     item_type: Mapped[str | None] = mapped_column(String(20))  # what was made: cluster/idea/task/content
     item_ids: Mapped[list] = mapped_column(JSON, default=list)
+    input_ids: Mapped[list] = mapped_column(JSON, default=list)  # taken in: never offered again in this run
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # input items handled
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     credits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
