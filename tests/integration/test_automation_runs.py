@@ -56,3 +56,172 @@ def test_a_full_run_goes_from_keywords_to_scheduled_articles_and_the_credits_add
     money = ledger(app, world["account"])
     assert run["credits_used"] == job_charges(app, world["account"]) > 0
     assert money["balance"] == world["start"] - run["credits_used"] == money["ledger"]
+
+
+# --- pause, resume, cancel, budgets, a killed worker ------------------------------------------------------------
+
+def step_once(app) -> None:
+    from rq import SimpleWorker
+
+    from app.queue import get_queue
+
+    with app.app_context():
+        queue = get_queue("default")
+    SimpleWorker([queue], connection=app.extensions["redis"]).work(burst=True, max_jobs=1)
+
+
+def drive_until(app, world, run_id: int, condition, limit: int = 400) -> dict:
+    for _ in range(limit):
+        run = run_row(app, world["account"], run_id)
+        if condition(run):
+            return run
+        step_once(app)
+    raise AssertionError(f"the run never got there: {run_row(app, world['account'], run_id)}")
+
+
+def writing(run) -> bool:
+    return run["stage"] == 4 and run["stage_job_id"] is not None
+
+
+def control(app, world, action: str, run_id: int) -> None:
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        getattr(run_service, f"{action}_run")(run_id=run_id)
+        db.session.remove()
+
+
+def tasks_ready(app, world, count: int = 3) -> None:
+    """A first run with writing turned off leaves `count` tasks to write."""
+    add_keywords(app, world["account"], world["site"], world["sector"], 40)
+    configure(app, world, s2_limit=2, s4_enabled="")
+    run_now(app, world)
+    run_worker(app)
+    assert counts(app, world["account"])["tasks"] == 4
+
+
+def writes_only(app, world, **overrides) -> None:
+    configure(app, world, s1_enabled="", s2_enabled="", s3_enabled="", **overrides)
+
+
+def test_pause_mid_stage_finishes_the_current_article_then_resume_writes_the_rest_once(app, world):
+    tasks_ready(app, world)
+    writes_only(app, world)
+    before = job_charges(app, world["account"])
+    run_id = run_now(app, world)
+    drive_until(app, world, run_id, writing)
+    control(app, world, "pause", run_id)
+    run_worker(app)
+    paused = run_row(app, world["account"], run_id)
+    assert paused["status"] == "paused" and counts(app, world["account"])["articles"] == 1
+    assert paused["credits_used"] == job_charges(app, world["account"]) - before > 0
+    control(app, world, "resume", run_id)
+    run_worker(app)
+    done = run_row(app, world["account"], run_id)
+    assert done["status"] == "completed", done
+    made = counts(app, world["account"])
+    assert made["articles"] == 4 and made["approved"] == 4
+    writer_jobs = [entry for entry in done["log"] if entry[0] == 4 and entry[1] == "done"]
+    assert len(writer_jobs) == 4  # one per article: nothing redone
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])
+
+
+def test_cancel_before_the_next_article_starts_returns_its_reserved_credits(app, world):
+    tasks_ready(app, world)
+    writes_only(app, world)
+    run_id = run_now(app, world)
+    drive_until(app, world, run_id, writing)  # the first article's job is queued with its credits reserved
+    reserved_before = ledger(app, world["account"])["balance"]
+    control(app, world, "cancel", run_id)
+    run_worker(app)
+    run = run_row(app, world["account"], run_id)
+    assert run["status"] == "cancelled" and counts(app, world["account"])["articles"] == 0
+    money = ledger(app, world["account"])
+    assert money["balance"] > reserved_before or job_charges(app, world["account"]) == 0
+    assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        with pytest.raises(Exception, match="paused or interrupted"):
+            run_service.resume_run(run_id=run_id)
+
+
+def one_article_estimate(app, world) -> int:
+    from sqlalchemy import select
+
+    from app.models import Task
+    from app.services.writer import runner as writer_runner
+
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        task_id = db.session.scalars(select(Task.id).order_by(Task.id)).first()
+        estimate = writer_runner.estimate_generation(task_ids=[task_id])["credits"]
+        db.session.remove()
+    return estimate
+
+
+def test_the_run_budget_running_out_in_stage_4_stops_cleanly_and_says_so(app, world):
+    tasks_ready(app, world)
+    estimate = one_article_estimate(app, world)
+    writes_only(app, world, credit_cap=estimate * 3 // 2)
+    before = job_charges(app, world["account"])
+    run_id = run_now(app, world)
+    run_worker(app)
+    run = run_row(app, world["account"], run_id)
+    assert run["status"] == "stopped" and "credit budget ran out" in run["reason"], run
+    assert counts(app, world["account"])["articles"] == 1
+    assert run["credits_used"] == job_charges(app, world["account"]) - before <= run["credit_cap"]
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"]
+
+
+def test_the_balance_running_out_stops_the_run_and_names_the_balance(app, world):
+    from app.services.billing import credits
+
+    tasks_ready(app, world)
+    estimate = one_article_estimate(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        left = credits.balance(world["account"])
+        credits.adjust(account_id=world["account"], amount=-(left - estimate * 3 // 2), reason="Test: spend down",
+                       actor_user_id=None, key="spend-down")
+        db.session.remove()
+    writes_only(app, world, s4_budget=0)
+    run_id = run_now(app, world)
+    run_worker(app)
+    run = run_row(app, world["account"], run_id)
+    assert run["status"] == "stopped" and "balance ran out" in run["reason"], run
+    assert counts(app, world["account"])["articles"] == 1
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] >= 0
+
+
+def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_without_charging_or_making_twice(app, world):
+    from sqlalchemy import update
+
+    from app.models import AutomationRun, Job
+    from app.queue import get_queue
+    from app.services.jobs import reap_stale_jobs
+    from app.timeutil import utcnow
+    from datetime import timedelta
+
+    tasks_ready(app, world)
+    writes_only(app, world)
+    run_id = run_now(app, world)
+    drive_until(app, world, run_id, lambda r: writing(r) and r["log"][-2][1] == "done")  # one article written
+    run = run_row(app, world["account"], run_id)
+    long_ago = utcnow() - timedelta(hours=1)
+    with app.app_context():
+        get_queue("default").empty()  # the worker died: its queue entries and the job in hand are gone
+        with tenancy.all_accounts():
+            db.session.execute(update(Job).where(Job.id == run["stage_job_id"]).values(
+                status="running", started_at=long_ago, heartbeat_at=long_ago))
+            db.session.execute(update(AutomationRun).where(AutomationRun.id == run_id).values(heartbeat_at=long_ago))
+            db.session.commit()
+        assert reap_stale_jobs() == 1 and run_service.reap_runs() == 1
+        db.session.remove()
+    interrupted = run_row(app, world["account"], run_id)
+    assert interrupted["status"] == "interrupted" and "stopped unexpectedly" in interrupted["reason"]
+    control(app, world, "resume", run_id)
+    run_worker(app)
+    done = run_row(app, world["account"], run_id)
+    assert done["status"] == "completed", done
+    assert counts(app, world["account"])["articles"] == 4
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])
+    assert done["credits_used"] == sum(entry[3] for entry in done["log"])

@@ -103,6 +103,9 @@ def _collect(run: AutomationRun, job: Job) -> None:
 def _stop_for_budget(run: AutomationRun, stage: int, estimate: int) -> str | None:
     from app.services.billing import credits
 
+    available = credits.balance(run.account_id)
+    if available < estimate:
+        return f"The account's credit balance ran out: {available:,} left and the next item needs about {estimate:,}."
     cap = run.credit_cap
     if run.credits_used + estimate > cap:
         return (f"The run's credit budget ran out: {run.credits_used:,} of {cap:,} credits used and the next item "
@@ -114,9 +117,6 @@ def _stop_for_budget(run: AutomationRun, stage: int, estimate: int) -> str | Non
         if used + estimate > allowed:
             return (f"Stage {stage}'s share of the budget ran out: {used:,} of {allowed:,} credits ({share} %) used "
                     f"and the next item needs about {estimate:,}.")
-    available = credits.balance(run.account_id)
-    if available < estimate:
-        return f"The account's credit balance ran out: {available:,} left and the next item needs about {estimate:,}."
     return None
 
 

@@ -103,6 +103,11 @@ def cancel_run(*, run_id: int) -> AutomationRun:
         raise Conflict(f"This run is already {run.status}.")
     run.status = "cancelling"
     db.session.commit()
+    job = db.session.get(Job, run.stage_job_id) if run.stage_job_id else None
+    if job is not None and job.status == "queued":
+        from app.services.jobs import cancel_job
+
+        cancel_job(job_id=job.id)  # not started: it never runs and its reserved credits go back
     enqueue_step(run.id)
     return run
 
