@@ -225,3 +225,72 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_resumes_without_charging
     money = ledger(app, world["account"])
     assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])
     assert done["credits_used"] == sum(entry[3] for entry in done["log"])
+
+
+def test_automation_makes_the_same_rows_and_charges_as_the_page_services(app, world):
+    """Two sites with the same keywords: one through the functions the pages call, one through automation."""
+    from sqlalchemy import select
+
+    from app.models import Cluster, Content, Idea, Job, Keyword, Task
+    from app.services.planner import clustering
+    from app.services.planner import ideas as idea_service
+    from app.services.planner import tasks as task_service
+    from app.services.publishing.schedule import auto_schedule_site
+    from app.services.writer import runner as writer_runner
+
+    page_site, page_sectors = add_site(app, world["account"], "By Hand", ("Coffee",))
+    add_keywords(app, world["account"], world["site"], world["sector"], 40)
+    add_keywords(app, world["account"], page_site, page_sectors[0], 40)
+    configure(app, world, s2_limit=2, s4_limit=2)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.services.publishing import settings as publish_settings
+
+        writer_status.save_settings(site_id=page_site, auto_approve=True)
+        publish_settings.save_settings(site_id=page_site, days=["0", "1", "2", "3", "4", "5", "6"], slots="09:00, 15:00",
+                                       auto_publish=True, category_source="cluster", default_category="",
+                                       max_tags="5", fix_missed_schedule=True)
+        keyword_ids = list(db.session.scalars(select(Keyword.id).where(Keyword.site_id == page_site).order_by(Keyword.id)))
+        clustering.start(created_by_id=world["user"], sector_id=page_sectors[0], keyword_ids=keyword_ids, tier="testing")
+        db.session.remove()
+    run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        cluster_ids = list(db.session.scalars(select(Cluster.id).where(Cluster.site_id == page_site)
+                                              .order_by(Cluster.id).limit(2)))
+        idea_service.start_ideas(sector_id=page_sectors[0], cluster_ids=cluster_ids, per_cluster=2, tier="testing",
+                                 created_by_id=world["user"])
+        db.session.remove()
+    run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        idea_ids = list(db.session.scalars(select(Idea.id).where(Idea.site_id == page_site).order_by(Idea.id)))
+        task_service.create_tasks(idea_ids=idea_ids, user=None)
+        task_ids = list(db.session.scalars(select(Task.id).where(Task.site_id == page_site).order_by(Task.id)))
+        db.session.remove()
+    for task_id in task_ids[:2]:
+        with app.app_context(), tenancy.account_scope(world["account"]):
+            writer_runner.start_generation(task_ids=[task_id], tier="testing", created_by_id=world["user"])
+            db.session.remove()
+        run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        auto_schedule_site(page_site)
+        db.session.commit()
+        db.session.remove()
+
+    run_id = run_now(app, world)
+    run_worker(app)
+    assert run_row(app, world["account"], run_id)["status"] == "completed"
+
+    def outcome(site_id: int) -> dict:
+        with app.app_context(), tenancy.account_scope(world["account"]):
+            jobs = [(j.kind, j.status, j.credits_charged) for j in
+                    db.session.scalars(select(Job).where(Job.site_id == site_id).order_by(Job.id))]
+            rows = {model.__tablename__: sorted(db.session.scalars(
+                select(getattr(model, "title", None) if hasattr(model, "title") else model.name)
+                .where(model.site_id == site_id))) for model in (Cluster, Idea, Task, Content)}
+            statuses = sorted(db.session.scalars(select(Content.status).where(Content.site_id == site_id)))
+            db.session.remove()
+        return {"jobs": [j for j in jobs if not j[0].startswith("publish")], "rows": rows, "statuses": statuses}
+
+    by_hand, automated = outcome(page_site), outcome(world["site"])
+    assert automated == by_hand
+    assert len(automated["jobs"]) == 4 and all(status == "succeeded" for _, status, _ in automated["jobs"])
+    assert len(automated["rows"]["content"]) == 2 and automated["statuses"] == ["scheduled", "scheduled"]
