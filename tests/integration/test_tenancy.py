@@ -9,7 +9,7 @@ from app import tenancy
 from app.extensions import db
 from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
-from app.models import Content, ContentVersion
+from app.models import AutomationRun, Content, ContentVersion
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -45,8 +45,10 @@ def _foreign_ids(app, accounts):
         db.session.flush()
         db.session.add(ContentVersion(site_id=a["site"], content_id=content.id, number=1, title=content.title,
                                       body_html=content.body_html, slug=content.slug, reason="generation"))
+        run = AutomationRun(site_id=a["site"], status="running", config={"stages": {}}, progress={})
+        db.session.add(run)
         db.session.commit()
-        ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "notification": note.id,
+        ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "run": run.id, "notification": note.id,
                "user": a["owner"], "cluster": cluster.id,
                "idea": idea.id, "task": task.id}
         ids.update(profile=profile.id, strategy=strategy.id)
@@ -125,6 +127,14 @@ TENANT_ROUTES = [
     ("POST", "/publisher/content/{content}/wordpress"),
     ("GET", "/publisher/content/{content}/move"),
     ("GET", "/publisher/content/{content}/panel"),
+    ("GET", "/automation/sites/{site}"),
+    ("POST", "/automation/sites/{site}"),
+    ("POST", "/automation/sites/{site}/run"),
+    ("GET", "/automation/runs/{run}"),
+    ("GET", "/automation/runs/{run}/progress"),
+    ("POST", "/automation/runs/{run}/pause"),
+    ("POST", "/automation/runs/{run}/resume"),
+    ("POST", "/automation/runs/{run}/cancel"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -201,7 +211,7 @@ def test_every_id_route_is_covered(app):
                .replace("{idea}", "<int:idea_id>").replace("{task}", "<int:task_id>")
                .replace("{profile}", "<int:profile_id>").replace("{keyword}", "<int:keyword_id>")
                .replace("{keyword_import}", "<int:import_id>").replace("{strategy}", "<int:strategy_id>")
-               .replace("{content}", "<int:content_id>").replace("/versions/1", "/versions/<int:number>")
+               .replace("{content}", "<int:content_id>").replace("{run}", "<int:run_id>").replace("/versions/1", "/versions/<int:number>")
                for _m, t in TENANT_ROUTES}
     missing = []
     for rule in app.url_map.iter_rules():

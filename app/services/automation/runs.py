@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import tenancy
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
-from app.models import AutomationRun, AutomationSettings, Job, Site
+from app.models import Account, AutomationRun, AutomationSettings, Job, Site
 from app.services.automation.runner import enqueue_step
 from app.services.automation.settings import next_run_after, settings_for, stage_matrix
 from app.timeutil import as_utc, utcnow
@@ -30,6 +30,10 @@ def start_run(*, site_id: int, user_id: int | None, trigger: str = "manual", slo
     site = db.session.scalars(select(Site).where(Site.id == site_id)).first()
     if site is None:
         raise NotFound("That site does not exist or you do not have access to it.")
+    account = db.session.scalars(select(Account)).one()
+    if not account.module_enabled("automation"):
+        raise DomainError("The Automation module is turned off for this account. "
+                          "An owner or admin can turn it on in Settings → Modules.")
     row = settings_for(site_id)
     config = _snapshot(row)
     cap = row.credit_cap or credits.balance(site.account_id)
@@ -135,8 +139,8 @@ def start_due(*, limit: int = 500) -> int:
                 else:
                     start_run(site_id=site_id, user_id=None, trigger="scheduled", slot=slot)
                     started += 1
-            except Conflict:
-                db.session.rollback()  # a run is still going: this slot is skipped
+            except DomainError:
+                db.session.rollback()  # a run is still going, or the module is off: this slot is skipped
     return started
 
 
