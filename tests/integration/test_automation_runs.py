@@ -294,3 +294,21 @@ def test_automation_makes_the_same_rows_and_charges_as_the_page_services(app, wo
     assert automated == by_hand
     assert len(automated["jobs"]) == 4 and all(status == "succeeded" for _, status, _ in automated["jobs"])
     assert len(automated["rows"]["content"]) == 2 and automated["statuses"] == ["scheduled", "scheduled"]
+
+
+def test_a_provider_that_keeps_failing_pauses_the_run_with_the_reason(app, world):
+    from tests.integration.ai_support import configure_openai
+
+    tasks_ready(app, world)
+    configure_openai(app, base_url="http://127.0.0.1:9/v1", timeout=1, max_retries=0)  # nothing listens there
+    writes_only(app, world, s4_tier="live")
+    before = job_charges(app, world["account"])
+    run_id = run_now(app, world)
+    run_worker(app)
+    run = run_row(app, world["account"], run_id)
+    assert run["status"] == "paused" and "3 failures in a row" in run["reason"], run
+    assert counts(app, world["account"])["articles"] == 0
+    assert [entry[1] for entry in run["log"]] == ["skipped"] * 3 + ["failed"] * 3
+    assert job_charges(app, world["account"]) == before  # failed calls cost nothing
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] - before

@@ -214,6 +214,9 @@ def _run_stage_piece(run: AutomationRun) -> bool:
         _log(run, stage.number, "failed", exc.message, input_ids=batch.input_ids, count=len(batch.input_ids))
         run.failures += 1
         db.session.commit()
+        if run.failures >= MAX_FAILURES:
+            _pause(run, f"Paused after {run.failures} failures in a row. The last one: {exc.message}")
+            return True
         return False
     if reason:
         _log(run, stage.number, "stopped", reason)
