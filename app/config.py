@@ -105,6 +105,8 @@ class Config:
     JOB_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("JOB_QUEUED_STALE_AFTER_SECONDS", "3600"))
     JOB_PROGRESS_THROTTLE_SECONDS = 1.0
     AUTOMATION_POLL_SECONDS = float(os.environ.get("AUTOMATION_POLL_SECONDS", "1.0"))  # a run waiting on a job
+    # A run with no step for this long (and no live stage job) is marked interrupted; a long queue must not trip it.
+    AUTOMATION_STALE_AFTER_SECONDS = int(os.environ.get("AUTOMATION_STALE_AFTER_SECONDS", "600"))
     RQ_QUEUES = ["default"]
     # Model calls one batch job makes at once, per provider slug (AI_CONCURRENCY_BY_PROVIDER="openai=8").
     AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))

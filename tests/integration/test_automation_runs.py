@@ -312,3 +312,22 @@ def test_a_provider_that_keeps_failing_pauses_the_run_with_the_reason(app, world
     assert job_charges(app, world["account"]) == before  # failed calls cost nothing
     money = ledger(app, world["account"])
     assert money["balance"] == money["ledger"] == world["start"] - before
+
+
+def test_a_broken_wordpress_connection_stops_before_scheduling_with_the_doctors_reason(app, world):
+    from app.models import Site
+
+    tasks_ready(app, world)
+    writes_only(app, world, s4_limit=1)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        site = db.session.get(Site, world["site"])
+        site.wp_health = "failed"
+        site.wp_check = {"health": "failed", "summary": "WordPress refused the application password.", "checks": []}
+        db.session.commit()
+        db.session.remove()
+    run_id = run_now(app, world)
+    run_worker(app)
+    run = run_row(app, world["account"], run_id)
+    assert run["status"] == "stopped" and "WordPress refused the application password." in run["reason"], run
+    made = counts(app, world["account"])
+    assert made["approved"] == 1 and made["publications"] == 0  # the article is kept, approved, unscheduled

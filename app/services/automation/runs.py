@@ -146,13 +146,16 @@ def start_due(*, limit: int = 500) -> int:
 
 def reap_runs() -> int:
     """Mark runs whose steps stopped (the worker was killed) as interrupted, to be resumed."""
-    cutoff = utcnow() - timedelta(seconds=current_app.config["JOB_STALE_AFTER_SECONDS"])
+    cutoff = utcnow() - timedelta(seconds=current_app.config.get("AUTOMATION_STALE_AFTER_SECONDS", 600))
     reaped = 0
     with tenancy.all_accounts():
         stale = db.session.scalars(select(AutomationRun).where(
             AutomationRun.status.in_(("running", "cancelling")), AutomationRun.heartbeat_at < cutoff)
             .with_for_update(skip_locked=True)).all()
         for run in stale:
+            job = db.session.get(Job, run.stage_job_id) if run.stage_job_id else None
+            if job is not None and not job.is_finished:
+                continue  # its stage job is still alive (the jobs reaper judges that one)
             run.status = "interrupted"
             run.reason = "The worker running this run stopped unexpectedly. Resume it to carry on from where it was."
             reaped += 1
