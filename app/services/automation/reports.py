@@ -32,7 +32,7 @@ def progress_of(run: AutomationRun) -> dict:
     rows = []
     for stage in STAGES:
         mine = [i for i in items if i.stage == stage.number]
-        done = sum(i.count for i in mine if i.outcome in ("done", "running"))
+        done = sum(i.count for i in mine if i.outcome == "done")
         credits = sum(i.credits for i in mine)
         cfg = run.config.get("stages", {}).get(str(stage.number), {})
         if not stage.available:
