@@ -103,6 +103,9 @@ class Config:
     JOB_STALE_AFTER_SECONDS = int(os.environ.get("JOB_STALE_AFTER_SECONDS", "90"))
     JOB_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("JOB_QUEUED_STALE_AFTER_SECONDS", "3600"))
     JOB_PROGRESS_THROTTLE_SECONDS = 1.0
+    AUTOMATION_POLL_SECONDS = float(os.environ.get("AUTOMATION_POLL_SECONDS", "1.0"))  # a run waiting on a job
+    # A run with no step for this long (and no live stage job) is marked interrupted; a long queue must not trip it.
+    AUTOMATION_STALE_AFTER_SECONDS = int(os.environ.get("AUTOMATION_STALE_AFTER_SECONDS", "600"))
     RQ_QUEUES = ["default"]
     # Model calls one batch job makes at once, per provider slug (AI_CONCURRENCY_BY_PROVIDER="openai=8").
     AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))
@@ -162,6 +165,7 @@ class TestingConfig(Config):
     DEFAULT_OUTBOUND_ALLOW_PRIVATE = True  # fake servers listen on loopback
     DEFAULT_PUBLIC_BASE_URL = "http://igny8.test"
     DEFAULT_DEMO_PAYMENTS = True
+    AUTOMATION_POLL_SECONDS = 0.02
     DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Test Ltd · IBAN XX00 TEST 0000 0000 0000 · BIC TESTXX00"
     PUBLISH_INLINE_BACKOFF_SECONDS = 0.05
 

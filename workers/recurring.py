@@ -37,6 +37,13 @@ def _recheck_published() -> None:
     recheck_published()
 
 
+def _automation() -> None:
+    from app.services.automation.runs import reap_runs, start_due
+
+    reap_runs()
+    start_due()
+
+
 def _purge_claims() -> None:
     cutoff = datetime.now(timezone.utc) - timedelta(days=7)
     db.session.execute(delete(SchedulerClaim).where(SchedulerClaim.claimed_at < cutoff))
@@ -48,6 +55,7 @@ RECURRING: dict[str, tuple[int, Callable[[], None]]] = {
     "reap-stale-jobs": (60, _reap),
     "publish-due": (60, _publish_due),
     "recheck-published-posts": (3600, _recheck_published),
+    "automation-due": (60, _automation),
     "replenish-subscriptions": (3600, _replenish),
     "purge-scheduler-claims": (86400, _purge_claims),
 }

@@ -46,3 +46,11 @@ def run_recurring(task: str) -> None:
 
     with get_app().app_context():
         run_task(task)
+
+
+def run_automation(run_id: int) -> None:
+    """Advance one automation run."""
+    from app.services.automation.runner import step
+
+    with get_app().app_context():
+        step(run_id)

@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints import planner  # noqa: F401  (adds Planner routes before mounting)
     from app.blueprints import writer  # noqa: F401  (adds Writer routes before mounting)
     from app.blueprints import publisher  # noqa: F401  (adds Publisher routes before mounting)
+    from app.blueprints import automation  # noqa: F401  (adds Automation routes before mounting)
 
     register_module_pages(app)
     mount_rq_dashboard(app)

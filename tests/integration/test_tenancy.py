@@ -11,7 +11,8 @@ from app import tenancy
 from app.extensions import db
 from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
-from app.models import Content, ContentVersion, Publication, PublicationStep, PublishSettings, WriterSettings
+from app.models import AutomationItem, AutomationRun, AutomationSettings, Content, ContentVersion
+from app.models import Publication, PublicationStep, PublishSettings, WriterSettings
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -47,8 +48,10 @@ def _foreign_ids(app, accounts):
         db.session.flush()
         db.session.add(ContentVersion(site_id=a["site"], content_id=content.id, number=1, title=content.title,
                                       body_html=content.body_html, slug=content.slug, reason="generation"))
+        run = AutomationRun(site_id=a["site"], status="running", config={"stages": {}}, progress={})
+        db.session.add(run)
         db.session.commit()
-        ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "notification": note.id,
+        ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "run": run.id, "notification": note.id,
                "user": a["owner"], "cluster": cluster.id,
                "idea": idea.id, "task": task.id}
         ids.update(profile=profile.id, strategy=strategy.id)
@@ -127,6 +130,14 @@ TENANT_ROUTES = [
     ("POST", "/publisher/content/{content}/wordpress"),
     ("GET", "/publisher/content/{content}/move"),
     ("GET", "/publisher/content/{content}/panel"),
+    ("GET", "/automation/sites/{site}"),
+    ("POST", "/automation/sites/{site}"),
+    ("POST", "/automation/sites/{site}/run"),
+    ("GET", "/automation/runs/{run}"),
+    ("GET", "/automation/runs/{run}/progress"),
+    ("POST", "/automation/runs/{run}/pause"),
+    ("POST", "/automation/runs/{run}/resume"),
+    ("POST", "/automation/runs/{run}/cancel"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -203,7 +214,7 @@ def test_every_id_route_is_covered(app):
                .replace("{idea}", "<int:idea_id>").replace("{task}", "<int:task_id>")
                .replace("{profile}", "<int:profile_id>").replace("{keyword}", "<int:keyword_id>")
                .replace("{keyword_import}", "<int:import_id>").replace("{strategy}", "<int:strategy_id>")
-               .replace("{content}", "<int:content_id>").replace("/versions/1", "/versions/<int:number>")
+               .replace("{content}", "<int:content_id>").replace("{run}", "<int:run_id>").replace("/versions/1", "/versions/<int:number>")
                for _m, t in TENANT_ROUTES}
     missing = []
     for rule in app.url_map.iter_rules():
@@ -397,7 +408,12 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
     db.session.flush()
     rows["PublicationStep"] = PublicationStep(site_id=site_id, publication_id=rows["Publication"].id, kind="post",
                                               key=f"post-{tag}")
-    db.session.add(rows["PublicationStep"])
+    rows["AutomationSettings"] = AutomationSettings(site_id=site_id)
+    rows["AutomationRun"] = AutomationRun(site_id=site_id, status="completed", config={}, progress={})
+    db.session.add_all([rows["PublicationStep"], rows["AutomationSettings"], rows["AutomationRun"]])
+    db.session.flush()
+    rows["AutomationItem"] = AutomationItem(site_id=site_id, run_id=rows["AutomationRun"].id, stage=1, outcome="done")
+    db.session.add(rows["AutomationItem"])
     db.session.flush()
     return rows
 
@@ -406,7 +422,8 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
 # site_id column is added without a row in _site_rows and a name here.
 SITE_OWNED_MODELS = {"Sector", "Keyword", "Cluster", "Idea", "Task", "KeywordImport", "Job", "CreditReservation",
                      "CreditUsageLog", "SiteAccess", "Content", "ContentVersion", "WriterSettings",
-                     "Publication", "PublicationStep", "PublishSettings"}
+                     "Publication", "PublicationStep", "PublishSettings", "AutomationSettings", "AutomationRun",
+                     "AutomationItem"}
 
 
 def test_every_site_owned_model_is_covered(app):
@@ -470,7 +487,9 @@ def _blank(name: str) -> dict:
             "Content": {"title": "x", "slug": "x", "body_html": ""}, "WriterSettings": {},
             "ContentVersion": {"content_id": 0, "number": 1, "title": "x", "body_html": "", "reason": "edit"},
             "Publication": {"content_id": 0, "marker": "x"}, "PublishSettings": {},
-            "PublicationStep": {"publication_id": 0, "kind": "post", "key": "x"}}[name]
+            "PublicationStep": {"publication_id": 0, "kind": "post", "key": "x"}, "AutomationSettings": {},
+            "AutomationRun": {"status": "completed", "config": {}, "progress": {}},
+            "AutomationItem": {"run_id": 0, "stage": 1, "outcome": "done"}}[name]
 
 
 def test_an_editor_neither_lists_opens_polls_nor_cancels_jobs_of_a_site_not_granted(app):
