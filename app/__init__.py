@@ -51,7 +51,7 @@ def create_app(config: str | Config | None = None) -> Flask:
     register_blueprints(app)
 
     from app.services.accounts import site_check  # noqa: F401  (registers the job kind)
-    from app.services.publishing import connection  # noqa: F401  (registers the doctor job kind)
+    from app.services.publishing import connection, runner  # noqa: F401  (register the publishing job kinds)
     from app.cli import register_cli
 
     register_cli(app)

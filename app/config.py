@@ -109,6 +109,14 @@ class Config:
     AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))
     AI_CONCURRENCY_BY_PROVIDER = _env_counts("AI_CONCURRENCY_BY_PROVIDER")
     RQ_DASHBOARD_REDIS_URL = None  # filled from REDIS_URL by the factory
+    # Publishing: request timeout, attempts before giving up (with exponential backoff between them), quick
+    # in-job retries of one step, and how long before its slot an article is handed to WordPress as "future".
+    WORDPRESS_TIMEOUT_SECONDS = float(os.environ.get("WORDPRESS_TIMEOUT_SECONDS", "20"))
+    PUBLISH_MAX_ATTEMPTS = int(os.environ.get("PUBLISH_MAX_ATTEMPTS", "6"))
+    PUBLISH_RETRY_BASE_SECONDS = 60
+    PUBLISH_INLINE_RETRIES = 2
+    PUBLISH_INLINE_BACKOFF_SECONDS = 1.0
+    PUBLISH_LEAD_SECONDS = int(os.environ.get("PUBLISH_LEAD_SECONDS", "3600"))
 
     def missing_settings(self) -> list[str]:
         """Names of required settings that are absent."""
@@ -147,6 +155,7 @@ class TestingConfig(Config):
     DEFAULT_PUBLIC_BASE_URL = "http://igny8.test"
     DEFAULT_DEMO_PAYMENTS = True
     DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Test Ltd · IBAN XX00 TEST 0000 0000 0000 · BIC TESTXX00"
+    PUBLISH_INLINE_BACKOFF_SECONDS = 0.05
 
 
 class ProductionConfig(Config):

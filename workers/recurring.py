@@ -25,6 +25,18 @@ def _replenish() -> None:
     replenish_all()
 
 
+def _publish_due() -> None:
+    from app.services.publishing.runner import publish_due
+
+    publish_due()
+
+
+def _recheck_published() -> None:
+    from app.services.publishing.runner import recheck_published
+
+    recheck_published()
+
+
 def _purge_claims() -> None:
     cutoff = datetime.now(timezone.utc) - timedelta(days=7)
     db.session.execute(delete(SchedulerClaim).where(SchedulerClaim.claimed_at < cutoff))
@@ -34,6 +46,8 @@ def _purge_claims() -> None:
 # name → (interval in seconds, function). Later features add their ticks here.
 RECURRING: dict[str, tuple[int, Callable[[], None]]] = {
     "reap-stale-jobs": (60, _reap),
+    "publish-due": (60, _publish_due),
+    "recheck-published-posts": (3600, _recheck_published),
     "replenish-subscriptions": (3600, _replenish),
     "purge-scheduler-claims": (86400, _purge_claims),
 }

@@ -24,6 +24,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints import thinker  # noqa: F401  (adds Thinker routes before mounting)
     from app.blueprints import planner  # noqa: F401  (adds Planner routes before mounting)
     from app.blueprints import writer  # noqa: F401  (adds Writer routes before mounting)
+    from app.blueprints import publisher  # noqa: F401  (adds Publisher routes before mounting)
 
     register_module_pages(app)
     mount_rq_dashboard(app)

@@ -117,6 +117,14 @@ TENANT_ROUTES = [
     ("POST", "/writer/content/{content}/versions/1/restore"),
     ("POST", "/writer/review/{content}/approve"),
     ("POST", "/writer/review/{content}/changes"),
+    ("GET", "/publisher/sites/{site}/schedule"),
+    ("POST", "/publisher/sites/{site}/schedule"),
+    ("POST", "/publisher/content/{content}/publish"),
+    ("POST", "/publisher/content/{content}/schedule"),
+    ("POST", "/publisher/content/{content}/unschedule"),
+    ("POST", "/publisher/content/{content}/wordpress"),
+    ("GET", "/publisher/content/{content}/move"),
+    ("GET", "/publisher/content/{content}/panel"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -166,6 +174,15 @@ def test_foreign_ids_in_form_fields_answer_404(app, path, field, key):
     assert response.status_code == 404
     page = web.get("/").get_data(as_text=True)
     assert "Acme Coffee" not in page and "Globex Garden" in page
+
+
+def test_calendar_of_another_accounts_site_answers_404(app):
+    accounts = two_accounts(app)
+    ids = _foreign_ids(app, accounts)
+    web = signed_in(app, accounts["b"]["email"])
+    response = web.get(f"/publisher/calendar?site={ids['site']}")
+    assert response.status_code == 404 and "Acme" not in response.get_data(as_text=True)
+    assert web.get(f"/publisher/calendar?view=list&site={accounts['b']['site']}").status_code == 200
 
 
 def test_notification_of_another_account_cannot_be_marked_read(app):

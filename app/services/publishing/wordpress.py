@@ -27,7 +27,7 @@ class WordPressError(Exception):
     transient = False
 
     def __init__(self, message: str, *, reason: str, status: int | None = None, wp_code: str | None = None,
-                 location: str | None = None, retry_after: float | None = None) -> None:
+                 location: str | None = None, retry_after: float | None = None, data: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
@@ -35,6 +35,7 @@ class WordPressError(Exception):
         self.wp_code = wp_code
         self.location = location
         self.retry_after = retry_after
+        self.data = data if isinstance(data, dict) else None  # WordPress's JSON error body, when it sent one
 
 
 class TransientError(WordPressError):
@@ -133,7 +134,7 @@ def error_for(response: httpx2.Response, *, expect_json: bool = True) -> WordPre
         if data is None and status in (403, 404):
             reason = "blocked"  # an HTML page where WordPress would answer JSON: a firewall or plugin
         return PermanentError(f"WordPress refused {where} ({detail}).", reason=reason, status=status,
-                              wp_code=wp_code)
+                              wp_code=wp_code, data=data)
     if expect_json and data is None:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         return PermanentError(f"{where} answered {kind} instead of JSON; something in front of WordPress "

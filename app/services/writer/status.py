@@ -1,6 +1,7 @@
 """The one owner of content status changes; a task's status follows its content.
 
     draft → review → approved → scheduled → published   (publishing owns the last two moves)
+    published → approved   (publishing: the post was unpublished or trashed on WordPress)
     review → draft   ("changes requested", with a note)
 """
 
@@ -27,6 +28,7 @@ MOVES = {
     ("scheduled", "approved"): "publishing",
     ("scheduled", "published"): "publishing",
     ("approved", "published"): "publishing",
+    ("published", "approved"): "publishing",  # unpublished or trashed on WordPress
 }
 
 

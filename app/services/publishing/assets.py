@@ -1,0 +1,138 @@
+"""What a post carries besides its text: images uploaded to the media library, categories and tags.
+Each is a publication step, so a retry reuses the image or term made the first time."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import nh3
+
+from app.extensions import db
+from app.models import Content, Publication
+from app.services.publishing import records
+from app.services.publishing.wordpress import PermanentError, WordPressClient, WordPressError
+
+MAX_TAGS_LIMIT = 20
+TERM_NAME_MAX = 200
+MIME_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
+
+
+@dataclass(frozen=True)
+class ArticleImage:
+    """An image of an article to upload: featured or in the body (where `src` is its current address)."""
+
+    data: bytes
+    filename: str
+    mime: str
+    alt: str = ""
+    caption: str = ""
+    title: str = ""
+    featured: bool = False
+    src: str | None = None
+
+
+def article_images(content: Content) -> list[ArticleImage]:
+    """The article's featured and in-article images (none until the writer's image records exist)."""
+    # Hook for stages 5–6: return the content's image records (featured first) with their file bytes.
+    return []
+
+
+def _media_slug(filename: str) -> str:
+    stem = PurePosixPath(filename).stem.lower()
+    return re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "image"
+
+
+def upload_media(client: WordPressClient, publication: Publication, *, data: bytes, filename: str, mime: str,
+                 alt: str = "", caption: str = "", title: str = "") -> dict:
+    """Upload one image with alt text, caption and title; a retry reuses the one already uploaded.
+
+    Returns {"id", "url"}. The stored file name carries a token of this publication and image, so an
+    upload whose answer was lost (worker killed) is found again by its slug instead of uploaded twice."""
+    if mime not in MIME_EXTENSIONS:
+        raise PermanentError(f"“{filename}” is a {mime or 'file of unknown type'}, not an image WordPress "
+                             "takes (JPEG, PNG, WebP or GIF).", reason="rejected")
+    digest = hashlib.sha256(data).hexdigest()
+    row = records.step(publication, "media", digest)
+    if row.status == "done" and row.wp_id:
+        return {"id": row.wp_id, "url": row.url}
+    token = hashlib.sha256(f"{publication.marker}:{digest}".encode()).hexdigest()[:10]
+    name = f"{_media_slug(filename)[:80]}-{token}{MIME_EXTENSIONS[mime]}"
+    slug = _media_slug(name)
+    found = client.request("GET", "/wp/v2/media", params={"slug": slug, "context": "edit"}) \
+        if row.status == "started" and row.detail else []
+    if not found:
+        row.detail = {"filename": name}  # the step stays "started" until WordPress answers
+        db.session.commit()
+        try:
+            media = client.upload_media(data, filename=name, content_type=mime)
+        except PermanentError as exc:
+            if exc.reason == "too_large" or exc.status == 413:
+                raise PermanentError(f"WordPress refused the image “{filename}” ({len(data) / 1e6:.1f} MB) as too "
+                                     "large: raise the server's upload limit or use a smaller image.",
+                                     reason="too_large", status=413) from exc
+            raise PermanentError(f"WordPress refused the image “{filename}”: {exc.message}", reason=exc.reason,
+                                 status=exc.status, wp_code=exc.wp_code) from exc
+    else:
+        media = found[0]
+    media = client.request("POST", f"/wp/v2/media/{media['id']}",
+                           json={"alt_text": alt, "caption": caption, "title": title or PurePosixPath(filename).stem})
+    records.finish_step(row, wp_id=media["id"], url=media.get("source_url"), detail={"filename": name})
+    return {"id": media["id"], "url": media.get("source_url")}
+
+
+def clean_term_name(name: str) -> str:
+    """A category or tag name as WordPress will keep it: no HTML, entities decoded, one line, capped."""
+    text = html.unescape(nh3.clean(name or "", tags=set()))
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()[:TERM_NAME_MAX]
+
+
+def term_id(client: WordPressClient, publication: Publication, taxonomy: str, name: str) -> int | None:
+    """The id of a category or tag named `name`, made when missing (an existing one is reused)."""
+    name = clean_term_name(name)
+    if not name:
+        return None
+    kind = "category" if taxonomy == "categories" else "tag"
+    row = records.step(publication, kind, name.casefold())
+    if row.status == "done" and row.wp_id:
+        return row.wp_id
+    for term in client.request("GET", f"/wp/v2/{taxonomy}", params={"search": name, "per_page": 100}):
+        if clean_term_name(term.get("name", "")).casefold() == name.casefold():
+            records.finish_step(row, wp_id=term["id"], detail={"name": name})
+            return term["id"]
+    try:
+        made = client.request("POST", f"/wp/v2/{taxonomy}", json={"name": name})
+        new_id = made["id"]
+    except WordPressError as exc:
+        existing = ((exc.data or {}).get("data") or {}).get("term_id")
+        if exc.wp_code != "term_exists" or existing is None:
+            raise
+        new_id = existing
+    records.finish_step(row, wp_id=new_id, detail={"name": name})
+    return new_id
+
+
+def term_names(content: Content, *, category_source: str, default_category: str, max_tags: int) -> tuple[list, list]:
+    """(category names, tag names) for an article under the site's settings."""
+    categories = []
+    if category_source in ("default", "both") and default_category.strip():
+        categories.append(default_category)
+    if category_source in ("cluster", "both") and content.cluster is not None:
+        categories.append(content.cluster.name)
+    tags, seen = [], set()
+    for keyword in [content.primary_keyword, *(content.secondary_keywords or [])]:
+        name = clean_term_name(str(keyword or ""))
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            tags.append(name)
+    return categories, tags[:max(0, min(max_tags, MAX_TAGS_LIMIT))]
+
+
+def rewrite_sources(body: str, replacements: dict[str, str]) -> str:
+    """The body with each image `src` pointing at its copy in the WordPress media library."""
+    for old, new in replacements.items():
+        body = body.replace(f'src="{old}"', f'src="{new}"').replace(f"src='{old}'", f"src='{new}'")
+    return body

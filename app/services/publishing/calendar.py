@@ -1,0 +1,86 @@
+"""The publishing calendar: scheduled, published and failed articles for one site or all, by month or as a list."""
+
+from __future__ import annotations
+
+import calendar as pycal
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Content, Publication, Site
+
+SHOWN = ("scheduled", "queued", "publishing", "retrying", "future", "published", "failed")
+STATE_LABELS = {"scheduled": "Scheduled", "queued": "Publishing soon", "publishing": "Publishing",
+                "retrying": "Retrying", "future": "Scheduled on WordPress", "published": "Published",
+                "failed": "Failed"}
+
+
+@dataclass
+class Item:
+    publication_id: int
+    content_id: int
+    title: str
+    site_name: str
+    state: str
+    when: datetime | None  # on the site's clock
+    link: str | None
+    error: str
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+
+def parse_month(raw: str | None, today: date) -> date:
+    """'2026-12' → the first of that month (this month when empty); refuses anything else."""
+    if not raw:
+        return today.replace(day=1)
+    try:
+        year, month = (int(x) for x in raw.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise ValidationError("Choose a month as YYYY-MM.", field="month") from None
+
+
+def items(*, site_id: int | None, start: datetime | None = None, end: datetime | None = None,
+          limit: int = 500) -> list[Item]:
+    """Publications to show, in time order (UTC bounds); failed ones without a time are included."""
+    query = (select(Publication, Content.title, Site.name, Site.timezone)
+             .join(Content, Content.id == Publication.content_id).join(Site, Site.id == Publication.site_id)
+             .where(Publication.status.in_(SHOWN)))
+    if site_id:
+        query = query.where(Publication.site_id == site_id)
+    if start and end:
+        query = query.where(or_(Publication.scheduled_at.between(start, end),
+                                Publication.published_at.between(start, end)))
+    rows = db.session.execute(query.order_by(Publication.scheduled_at.asc().nulls_last(), Publication.id).limit(limit)).all()
+    out = []
+    for publication, title, site_name, tz_name in rows:
+        when = publication.scheduled_at or publication.published_at
+        local = when.astimezone(ZoneInfo(tz_name or "UTC")) if when else None
+        out.append(Item(publication.id, publication.content_id, title, site_name, publication.status, local,
+                        publication.wp_link, publication.last_error))
+    return out
+
+
+def month_grid(month: date, entries: list[Item]) -> list[list[dict]]:
+    """Weeks (Monday first) of day cells, each with its items."""
+    by_day: dict[date, list[Item]] = {}
+    for entry in entries:
+        if entry.when:
+            by_day.setdefault(entry.when.date(), []).append(entry)
+    weeks = []
+    for week in pycal.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
+        weeks.append([{"day": d, "in_month": d.month == month.month, "items": by_day.get(d, [])} for d in week])
+    return weeks
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """UTC bounds wide enough for every zone's view of the month."""
+    start = datetime(month.year, month.month, 1, tzinfo=timezone.utc) - timedelta(days=8)
+    last = pycal.monthrange(month.year, month.month)[1]
+    return start, datetime(month.year, month.month, last, tzinfo=timezone.utc) + timedelta(days=8)

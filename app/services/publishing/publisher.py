@@ -1,0 +1,229 @@
+"""Publishing one article to its site's WordPress, exactly once, with read-back verification.
+
+The publication record and its steps are committed the moment WordPress answers; before creating a
+post, the post is looked up by slug in any status and adopted when it carries our marker, so a double
+click, a retried job, two scheduler ticks or a worker killed after WordPress answered never make a
+second post."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import Content, Publication, Site, User
+from app.services.notifications import notify
+from app.services.publishing import assets, records, seo
+from app.services.publishing.connection import client_for
+from app.services.publishing.settings import settings_for
+from app.services.publishing.wordpress import PermanentError, TransientError, WordPressClient, WordPressError
+from app.services.writer.status import apply_move
+from app.timeutil import as_utc, utcnow
+
+FUTURE_MIN_SECONDS = 60  # WordPress stores a "future" post due sooner than this as published at once
+
+
+def marker_comment(publication: Publication) -> str:
+    """The HTML comment that marks a post as made by this publication."""
+    return f"<!-- igny8:publication:{publication.marker} -->"
+
+
+def _fail(publication: Publication, content: Content, message: str, *, notify_users: bool = True) -> None:
+    publication.status, publication.last_error, publication.next_attempt_at = "failed", message, None
+    db.session.commit()
+    if notify_users:
+        notify(account_id=publication.account_id, title=f"Publishing “{content.title}” failed"[:200], body=message,
+               link=f"/writer/content/{content.id}", level="error", user_ids=_people_to_tell(publication))
+
+
+def _people_to_tell(publication: Publication) -> list[int]:
+    """Owners and admins, and editors granted the site are told by their job; the scheduler tells these."""
+    return list(db.session.scalars(select(User.id).where(User.role.in_(("owner", "admin")), User.active.is_(True))))
+
+
+def _retry_later(publication: Publication, content: Content, exc: TransientError) -> dict:
+    config = current_app.config
+    if publication.attempts >= config["PUBLISH_MAX_ATTEMPTS"]:
+        message = (f"WordPress kept failing after {publication.attempts} attempts; the last answer: {exc.message} "
+                   "Nothing more will be tried until you publish again.")
+        _fail(publication, content, message)
+        raise DomainError(message)
+    delay = max(exc.retry_after or 0, config["PUBLISH_RETRY_BASE_SECONDS"] * 2 ** (publication.attempts - 1))
+    publication.status, publication.last_error = "retrying", exc.message
+    publication.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+    return {"publication_id": publication.id, "retrying_at": publication.next_attempt_at.isoformat(),
+            "message": f"WordPress did not answer properly ({exc.message}); trying again shortly."}
+
+
+def _with_retries(call):
+    """Run a step again after a short pause when WordPress fails briefly (each retry looks up first)."""
+    tries = current_app.config["PUBLISH_INLINE_RETRIES"]
+    for attempt in range(tries + 1):
+        try:
+            return call()
+        except TransientError:
+            if attempt == tries:
+                raise
+            time.sleep(current_app.config["PUBLISH_INLINE_BACKOFF_SECONDS"] * 2 ** attempt)
+
+
+def _payload(client: WordPressClient, publication: Publication, content: Content, site: Site) -> dict:
+    settings = settings_for(site.id)
+    featured, replacements = None, {}
+    for image in assets.article_images(content):
+        media = _with_retries(lambda image=image: assets.upload_media(
+            client, publication, data=image.data, filename=image.filename, mime=image.mime, alt=image.alt,
+            caption=image.caption, title=image.title))
+        if image.featured and featured is None:
+            featured = media["id"]
+        if image.src and media.get("url"):
+            replacements[image.src] = media["url"]
+    body = assets.rewrite_sources(content.body_html or "", replacements) + "\n" + marker_comment(publication)
+    payload = {"title": content.title, "content": body, "excerpt": content.excerpt or "", "slug": content.slug}
+    due = as_utc(publication.scheduled_at)
+    if due and due > utcnow() + timedelta(seconds=FUTURE_MIN_SECONDS):
+        payload.update(status="future", date_gmt=due.strftime("%Y-%m-%dT%H:%M:%S"))
+    else:
+        payload["status"] = "publish"
+    if featured:
+        payload["featured_media"] = featured
+    if publication.wp_type == "posts":
+        categories, tags = assets.term_names(content, category_source=settings.category_source,
+                                             default_category=settings.default_category, max_tags=settings.max_tags)
+        payload["categories"] = [i for n in categories
+                                 if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "categories", n)))]
+        payload["tags"] = [i for n in tags
+                           if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "tags", n)))]
+        if not payload["categories"]:
+            del payload["categories"]
+    meta = seo.meta_for(client, site.id, publication.wp_type, content)
+    if meta:
+        payload["meta"] = meta
+    return payload
+
+
+def _adopt_or_refuse(client: WordPressClient, publication: Publication, slug: str) -> dict | None:
+    """The post already on WordPress with this slug when it is ours; refuses someone else's."""
+    found = client.request("GET", f"/wp/v2/{publication.wp_type}",
+                           params={"slug": slug, "status": "any", "context": "edit"})
+    for post in found:
+        if marker_comment(publication) in ((post.get("content") or {}).get("raw") or ""):
+            return post
+    if found:
+        other = found[0]
+        raise PermanentError(
+            f"The slug “{slug}” is already used on WordPress by “{(other.get('title') or {}).get('raw', '')}” "
+            f"(ID {other['id']}), which IGNY8 did not publish. Change the article's slug, or remove that post, "
+            "then publish again.", reason="slug_taken")
+    return None
+
+
+def _create_or_update(client: WordPressClient, publication: Publication, payload: dict) -> dict:
+    route = f"/wp/v2/{publication.wp_type}"
+    if publication.wp_post_id:
+        try:
+            return client.request("POST", f"{route}/{publication.wp_post_id}", json=payload)
+        except PermanentError as exc:
+            if exc.status != 404 and exc.wp_code != "rest_post_invalid_id":
+                raise
+            publication.problems = [*(publication.problems or []),
+                                    "The post had been deleted on WordPress; it was published again."]
+            publication.wp_post_id = None
+            db.session.commit()
+    row = records.step(publication, "post", "post")
+    adopted = _adopt_or_refuse(client, publication, payload["slug"])
+    post = adopted or client.request("POST", route, json=payload)
+    publication.wp_post_id, publication.wp_link = post["id"], post.get("link")
+    records.finish_step(row, wp_id=post["id"], url=post.get("link"), detail={"adopted": bool(adopted)})
+    if adopted:  # made by an attempt whose answer was lost: bring it up to date
+        post = client.request("POST", f"{route}/{post['id']}", json=payload)
+    return post
+
+
+def read_back(client: WordPressClient, publication: Publication, payload: dict) -> tuple[dict, list[str]]:
+    """Read the post back and list what differs from what was sent."""
+    post = client.request("GET", f"/wp/v2/{publication.wp_type}/{publication.wp_post_id}", params={"context": "edit"})
+    problems = []
+    title = (post.get("title") or {}).get("raw")
+    if title != payload["title"]:
+        problems.append(f"WordPress shows the title “{title}” instead of “{payload['title']}”.")
+    if post.get("slug") != payload["slug"]:
+        problems.append(f"WordPress gave the post the slug “{post.get('slug')}” instead of “{payload['slug']}”.")
+    if post.get("status") != payload["status"]:
+        problems.append(f"WordPress shows the post as “{post.get('status')}” instead of “{payload['status']}”.")
+    if payload.get("date_gmt") and post.get("date_gmt") != payload["date_gmt"]:
+        problems.append(f"WordPress dates the post {post.get('date_gmt')} UTC instead of {payload['date_gmt']} UTC.")
+    if payload.get("featured_media") and post.get("featured_media") != payload["featured_media"]:
+        problems.append("WordPress does not show the featured image that was sent.")
+    for taxonomy in ("categories", "tags"):
+        if taxonomy in payload and set(post.get(taxonomy) or []) != set(payload[taxonomy]):
+            problems.append(f"WordPress shows other {taxonomy} than the ones sent.")
+    return post, problems
+
+
+def _settle(publication: Publication, content: Content, post: dict, problems: list[str]) -> None:
+    publication.wp_link, publication.wp_status = post.get("link"), post.get("status")
+    publication.problems, publication.verified_at = problems, utcnow()
+    publication.last_error, publication.next_attempt_at = "", None
+    if post.get("status") == "publish":
+        publication.status, publication.published_at = "published", publication.published_at or utcnow()
+        publication.published_version = content.version
+        if content.status != "published":
+            apply_move(content, "published", actor="publishing")
+    elif post.get("status") == "future":
+        publication.status = "future"
+        publication.published_version = content.version
+        if content.status == "approved":
+            apply_move(content, "scheduled", actor="publishing")
+    db.session.commit()
+    if problems:
+        notify(account_id=publication.account_id, title=f"“{content.title}” differs on WordPress"[:200],
+               body=" ".join(problems), link=f"/writer/content/{content.id}", level="warning",
+               user_ids=_people_to_tell(publication))
+
+
+def publish_publication(publication_id: int) -> dict:
+    """Publish (or update) the article of a publication; a second worker at the same time does nothing."""
+    token = records.take_lease(publication_id)
+    if token is None:
+        return {"publication_id": publication_id, "message": "Another worker is publishing this article right now."}
+    try:
+        return _publish(publication_id)
+    finally:
+        records.release_lease(publication_id, token)
+
+
+def _publish(publication_id: int) -> dict:
+    publication = records.get_publication(publication_id)
+    db.session.refresh(publication)
+    content = db.session.scalars(select(Content).options(undefer(Content.body_html))
+                                 .where(Content.id == publication.content_id)).one()
+    if publication.status == "published" and publication.published_version == content.version:
+        return {"publication_id": publication.id, "message": "Already published; nothing changed since."}
+    if content.status not in ("approved", "scheduled", "published"):
+        _fail(publication, content, f"Only approved articles are published; “{content.title}” is {content.status}.")
+        raise DomainError(publication.last_error)
+    site = db.session.get(Site, publication.site_id)
+    publication.status, publication.attempts = "publishing", publication.attempts + 1
+    db.session.commit()
+    try:
+        with client_for(site, timeout=current_app.config["WORDPRESS_TIMEOUT_SECONDS"]) as client:
+            payload = _payload(client, publication, content, site)
+            post = _with_retries(lambda: _create_or_update(client, publication, payload))
+            post, problems = _with_retries(lambda: read_back(client, publication, payload))
+    except TransientError as exc:
+        db.session.rollback()
+        return _retry_later(publication, content, exc)
+    except (WordPressError, DomainError) as exc:
+        db.session.rollback()
+        _fail(publication, content, exc.message)
+        raise DomainError(exc.message) from exc
+    _settle(publication, content, post, problems)
+    return {"publication_id": publication.id, "wp_post_id": publication.wp_post_id, "link": publication.wp_link,
+            "status": publication.wp_status, "problems": problems}

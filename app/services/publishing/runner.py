@@ -1,0 +1,232 @@
+"""The publishing job and what the scheduler's minute tick does: publish due articles and retries,
+fill auto-publish slots, and check future posts that WordPress's cron should have published."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from app import tenancy
+from app.errors import DomainError
+from app.extensions import db
+from app.models import Content, Job, Publication, PublishSettings, Site
+from app.services.job_kinds import JobKind, Progress, register
+from app.services.notifications import notify
+from app.services.publishing import records
+from app.services.publishing.connection import client_for
+from app.services.publishing.publisher import _people_to_tell, publish_publication
+from app.services.publishing.schedule import PUBLISH_KIND, auto_schedule_site
+from app.services.publishing.wordpress import PermanentError, WordPressError
+from app.services.writer.status import apply_move
+from app.timeutil import as_utc, utcnow
+
+MISSED_GRACE = timedelta(minutes=2)
+RECHECK_AFTER = timedelta(hours=24)
+PUBLICATIONS = Publication.__table__
+
+
+def _client(publication: Publication):
+    site = db.session.get(Site, publication.site_id)
+    return client_for(site, timeout=current_app.config["WORDPRESS_TIMEOUT_SECONDS"])
+
+
+def _route(publication: Publication) -> str:
+    return f"/wp/v2/{publication.wp_type}/{publication.wp_post_id}"
+
+
+def _back_to_approved(publication: Publication) -> None:
+    content = db.session.get(Content, publication.content_id)
+    if content.status in ("published", "scheduled"):
+        apply_move(content, "approved", actor="publishing")
+
+
+def change_post(publication_id: int, action: str) -> dict:
+    """Unpublish (draft) or trash the post on WordPress, reading it back to confirm."""
+    publication = records.get_publication(publication_id)
+    try:
+        with _client(publication) as client:
+            if action == "trash":
+                client.request("DELETE", _route(publication))
+            else:
+                client.request("POST", _route(publication), json={"status": "draft"})
+            post = client.request("GET", _route(publication), params={"context": "edit"})
+    except WordPressError as exc:
+        raise DomainError(f"WordPress did not {action} the post: {exc.message}") from exc
+    wanted = "trash" if action == "trash" else "draft"
+    if post.get("status") != wanted:
+        raise DomainError(f"WordPress still shows the post as “{post.get('status')}” after the {action}.")
+    publication.status = "trashed" if action == "trash" else "unpublished"
+    publication.wp_status, publication.scheduled_at, publication.verified_at = wanted, None, utcnow()
+    publication.published_version = None
+    _back_to_approved(publication)
+    db.session.commit()
+    return {"publication_id": publication.id, "status": wanted}
+
+
+def check_post(publication_id: int, *, fix_missed: bool | None = None) -> dict:
+    """Compare the post on WordPress with our record: deleted, trashed, edited there, or a missed schedule."""
+    publication = records.get_publication(publication_id)
+    content = db.session.get(Content, publication.content_id)
+    problems = []
+    try:
+        with _client(publication) as client:
+            try:
+                post = client.request("GET", _route(publication), params={"context": "edit"})
+            except PermanentError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                post = None
+            if post and post.get("status") == "future" and as_utc(publication.scheduled_at) \
+                    and as_utc(publication.scheduled_at) < utcnow() - MISSED_GRACE:
+                problems.append("Missed schedule: WordPress did not publish the post at its time (its cron did "
+                                "not run).")
+                settings = db.session.scalars(select(PublishSettings)
+                                              .where(PublishSettings.site_id == publication.site_id)).first()
+                if fix_missed if fix_missed is not None else (settings is None or settings.fix_missed_schedule):
+                    # The post's own (past) time: WordPress keeps a post dated ahead as "future".
+                    client.request("POST", _route(publication), json={
+                        "status": "publish", "date_gmt": as_utc(publication.scheduled_at).strftime("%Y-%m-%dT%H:%M:%S")})
+                    post = client.request("GET", _route(publication), params={"context": "edit"})
+                    if post.get("status") == "publish":
+                        problems[-1] += " IGNY8 published it by updating its status."
+    except WordPressError as exc:
+        raise DomainError(f"Could not check the post on WordPress: {exc.message}") from exc
+    if post is None:
+        problems.append("The post was deleted on WordPress.")
+        publication.status, publication.wp_status, publication.wp_post_id = "failed", None, None
+        publication.last_error = problems[-1]
+        _back_to_approved(publication)
+    else:
+        status = post.get("status")
+        if status == "trash" and publication.status != "trashed":
+            problems.append("The post was moved to the trash on WordPress.")
+            publication.status = "trashed"
+            _back_to_approved(publication)
+        elif status == "draft" and publication.status in ("published", "future"):
+            problems.append("The post was taken back to draft on WordPress.")
+            publication.status = "unpublished"
+            _back_to_approved(publication)
+        elif status == "publish" and publication.status in ("future", "published"):
+            if publication.status == "future":
+                publication.status, publication.published_at = "published", utcnow()
+                if content.status != "published":
+                    apply_move(content, "published", actor="publishing")
+        modified = post.get("modified_gmt")
+        verified = as_utc(publication.verified_at)
+        if modified and verified and modified > verified.strftime("%Y-%m-%dT%H:%M:%S") \
+                and not any(p.startswith("Missed") for p in problems):
+            problems.append(f"The post was edited on WordPress ({modified} UTC) after IGNY8 last sent it.")
+        publication.wp_status, publication.wp_link = status, post.get("link") or publication.wp_link
+    before = list(publication.problems or [])
+    publication.problems = problems
+    if not any("edited on WordPress" in p for p in problems):
+        publication.verified_at = utcnow()  # kept while an edit made there is unresolved, so it stays reported
+    db.session.commit()
+    if problems and problems != before:
+        notify(account_id=publication.account_id, title=f"“{content.title}” on WordPress"[:200], body=" ".join(problems),
+               link=f"/writer/content/{content.id}", level="warning", user_ids=_people_to_tell(publication))
+    return {"publication_id": publication.id, "problems": problems}
+
+
+@register
+class PublishArticle(JobKind):
+    name = PUBLISH_KIND
+    title = "Publish to WordPress"
+    module = "publisher"
+    timeout = 900
+
+    def run(self, job: Job, progress: Progress) -> dict:
+        """Publish, unpublish, trash or check one article's post."""
+        publication_id, action = job.payload.get("publication_id"), job.payload.get("action", "publish")
+        progress("PREP", 10, f"{action.capitalize()}…", force=True)
+        if action == "publish":
+            result = publish_publication(publication_id)
+            if result.get("retrying_at"):
+                raise DomainError(result["message"])
+            return result
+        if action == "check":
+            return check_post(publication_id)
+        return change_post(publication_id, action)
+
+    def on_failure(self, job: Job) -> None:
+        """A worker that died mid-publish (reaped) leaves the publication "publishing": retry it at once;
+        the retry looks the post up by slug and adopts it if WordPress had made it."""
+        publication_id = (job.payload or {}).get("publication_id")
+        with db.engine.begin() as conn:
+            conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
+                                                     PUBLICATIONS.c.status == "publishing")
+                         .values(status="retrying", next_attempt_at=utcnow(), lease_token=None, lease_until=None,
+                                 last_error="The worker publishing this article stopped; trying again."))
+
+
+def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
+    """Claim due publications in PostgreSQL (SKIP LOCKED, status flip) and return (account, id) pairs."""
+    now = now or utcnow()
+    lead = timedelta(seconds=current_app.config["PUBLISH_LEAD_SECONDS"])
+    with tenancy.all_accounts():
+        rows = list(db.session.scalars(select(Publication).where(or_(
+            (Publication.status == "scheduled") & (Publication.scheduled_at <= now + lead),
+            (Publication.status == "retrying") & (Publication.next_attempt_at <= now),
+        )).order_by(Publication.scheduled_at).limit(limit).with_for_update(skip_locked=True)))
+        claimed = [(row.account_id, row.id) for row in rows]
+        for row in rows:
+            row.status = "queued"
+        db.session.commit()
+    return claimed
+
+
+def publish_due(now=None) -> int:
+    """The minute tick: fill auto-publish slots, hand due articles and retries to workers, check missed schedules."""
+    now = now or utcnow()
+    with tenancy.all_accounts():
+        sites = list(db.session.execute(select(PublishSettings.account_id, PublishSettings.site_id)
+                                        .where(PublishSettings.auto_publish.is_(True))))
+    for account_id, site_id in sites:
+        with tenancy.account_scope(account_id):
+            auto_schedule_site(site_id)
+    started = 0
+    for account_id, publication_id in due_publications(now):
+        with tenancy.account_scope(account_id):
+            publication = db.session.get(Publication, publication_id)
+            job = db.session.get(Job, publication.job_id) if publication.job_id else None
+            if job is not None and job.status in ("queued", "running"):
+                continue
+            try:
+                from app.services.publishing.schedule import _enqueue
+
+                _enqueue(publication, user_id=None)
+                started += 1
+            except DomainError as exc:  # module switched off, queue down: say so on the article
+                publication.status, publication.last_error = "failed", exc.message
+                db.session.commit()
+    with tenancy.all_accounts():
+        overdue = list(db.session.execute(select(Publication.account_id, Publication.id).where(
+            Publication.status == "future", Publication.scheduled_at < now - MISSED_GRACE)))
+    for account_id, publication_id in overdue:
+        with tenancy.account_scope(account_id):
+            try:
+                check_post(publication_id)
+            except DomainError:
+                db.session.rollback()
+    return started
+
+
+def recheck_published(now=None, *, limit: int = 50) -> int:
+    """The periodic check: posts not checked for a day are compared with WordPress (deleted, trashed, edited)."""
+    now = now or utcnow()
+    with tenancy.all_accounts():
+        rows = list(db.session.execute(select(Publication.account_id, Publication.id).where(
+            Publication.status == "published", Publication.wp_post_id.is_not(None),
+            or_(Publication.verified_at.is_(None), Publication.verified_at < now - RECHECK_AFTER),
+        ).order_by(Publication.verified_at.asc().nulls_first()).limit(limit)))
+    checked = 0
+    for account_id, publication_id in rows:
+        with tenancy.account_scope(account_id):
+            try:
+                check_post(publication_id)
+                checked += 1
+            except DomainError:
+                db.session.rollback()
+    return checked

@@ -1,0 +1,212 @@
+"""Publishing against a fake WordPress for what the real one cannot easily produce: 5xx storms, a
+create whose answer times out after WordPress made the post, a 413 on a large image, SEO fields."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import select
+from werkzeug import Request, Response
+
+from app import tenancy
+from app.extensions import db
+from app.models import Content, Notification
+from app.services.publishing import records
+from app.services.publishing.assets import upload_media
+from app.services.publishing.connection import client_for
+from app.services.publishing.runner import publish_due
+from app.services.publishing.wordpress import PermanentError
+from app.models import Site
+from app.timeutil import utcnow
+from tests.integration.fake_wordpress import APP_PASSWORD, USERNAME, json_response, serve_wordpress, signed_in
+from tests.integration.helpers import signed_in as web_signed_in
+from tests.integration.publish_support import (
+    OWNER, approved_article, connected_site, content_status, publication, run_worker,
+)
+
+
+class FakeBlog:
+    """A stateful fake of the posts, terms and media routes; `create` decides how POST /posts answers."""
+
+    def __init__(self, server: HTTPServer, *, seo: bool = False) -> None:
+        self.posts: dict[int, dict] = {}
+        self.creates = 0
+        self.create_mode = "ok"  # ok | 500 | slow (make the post, answer too late)
+        self.lock = threading.Lock()
+        self.url = serve_wordpress(server)
+        meta = {"_yoast_wpseo_title": {"type": "string"}, "_yoast_wpseo_metadesc": {"type": "string"}} if seo else {}
+        server.expect_request(re.compile(r"^/wp-json/wp/v2/posts/?$")).respond_with_handler(self.collection)
+        server.expect_request(re.compile(r"^/wp-json/wp/v2/posts/\d+$")).respond_with_handler(self.item)
+        server.expect_request(re.compile(r"^/wp-json/wp/v2/(categories|tags)$")).respond_with_handler(self.terms)
+        server.expect_request("/wp-json/wp/v2/media", method="POST").respond_with_handler(
+            lambda r: json_response({"code": "too_large"}, 413) if len(r.get_data()) > 1000 else
+            json_response({"id": 900, "source_url": f"{self.url}/img.png"}, 201))
+        self.schema = {"schema": {"properties": {"meta": {"properties": meta}}}}
+
+    def _view(self, post: dict) -> dict:
+        return {"id": post["id"], "slug": post["slug"], "status": post["status"], "link": f"{self.url}/?p={post['id']}",
+                "title": {"raw": post["title"]}, "content": {"raw": post["content"]}, "date_gmt": post.get("date_gmt"),
+                "categories": post.get("categories", []), "tags": post.get("tags", []),
+                "featured_media": post.get("featured_media", 0), "meta": post.get("meta", {})}
+
+    def collection(self, request: Request) -> Response:
+        if not signed_in(request):
+            return json_response({"code": "rest_not_logged_in"}, 401)
+        if request.method == "OPTIONS":
+            return json_response(self.schema)
+        if request.method == "GET":
+            slug = request.args.get("slug")
+            return json_response([self._view(p) for p in self.posts.values() if p["slug"] == slug])
+        if self.create_mode == "500":
+            return json_response({"code": "internal_server_error", "message": "Database went away"}, 500)
+        data = json.loads(request.get_data())
+        with self.lock:
+            self.creates += 1
+            post = {**data, "id": 100 + len(self.posts), "status": data.get("status", "publish")}
+            self.posts[post["id"]] = post
+        if self.create_mode == "slow":
+            self.create_mode = "ok"
+            time.sleep(1.5)  # the client has given up by now; the post exists all the same
+        return json_response(self._view(post), 201)
+
+    def item(self, request: Request) -> Response:
+        post = self.posts.get(int(request.path.rsplit("/", 1)[1]))
+        if post is None:
+            return json_response({"code": "rest_post_invalid_id"}, 404)
+        if request.method == "POST":
+            post.update(json.loads(request.get_data()))
+        return json_response(self._view(post))
+
+    def terms(self, request: Request) -> Response:
+        if request.method == "GET":
+            return json_response([])
+        return json_response({"id": 7, "name": json.loads(request.get_data())["name"]}, 201)
+
+
+@pytest.fixture
+def server():
+    httpserver = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    httpserver.start()
+    yield httpserver
+    httpserver.clear()
+    httpserver.stop()
+
+
+def _world(app, blog: FakeBlog) -> dict:
+    return connected_site(app, url=blog.url, username=USERNAME, app_password=APP_PASSWORD)
+
+
+def test_a_5xx_storm_retries_with_backoff_then_stops_with_the_reason_and_a_notification(app, server):
+    blog = FakeBlog(server)
+    blog.create_mode = "500"
+    world = _world(app, blog)
+    content_id = approved_article(app, world)
+    web = web_signed_in(app, OWNER)
+    app.config["PUBLISH_MAX_ATTEMPTS"] = 3
+    try:
+        web.post(f"/publisher/content/{content_id}/publish", {}, token_from=f"/writer/content/{content_id}")
+        run_worker(app)
+        first = publication(app, world, content_id)
+        assert first.status == "retrying" and first.attempts == 1 and "server error" in first.last_error
+        assert timedelta(seconds=50) < first.next_attempt_at - utcnow() <= timedelta(seconds=60)
+        with app.app_context():
+            assert publish_due() == 0  # not due yet
+            assert publish_due(utcnow() + timedelta(minutes=2)) == 1
+        run_worker(app)
+        second = publication(app, world, content_id)
+        assert second.attempts == 2 and second.next_attempt_at - utcnow() > timedelta(seconds=100)  # backs off
+        with app.app_context():
+            assert publish_due(utcnow() + timedelta(minutes=5)) == 1
+        run_worker(app)
+    finally:
+        app.config["PUBLISH_MAX_ATTEMPTS"] = 6
+    final = publication(app, world, content_id)
+    assert final.status == "failed" and "kept failing after 3 attempts" in final.last_error
+    assert blog.posts == {} and content_status(app, world, content_id) == "approved"
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        assert db.session.scalars(select(Notification).where(Notification.level == "error",
+                                                             Notification.title.contains("failed"))).first()
+    assert "kept failing" in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+
+    # The storm passes: publishing again makes exactly one post.
+    blog.create_mode = "ok"
+    web.post(f"/publisher/content/{content_id}/publish", {}, token_from=f"/writer/content/{content_id}")
+    run_worker(app)
+    assert publication(app, world, content_id).status == "published" and len(blog.posts) == 1
+
+
+def test_a_create_that_times_out_after_wordpress_made_the_post_is_adopted_not_repeated(app, server):
+    blog = FakeBlog(server, seo=True)
+    blog.create_mode = "slow"
+    world = _world(app, blog)
+    content_id = approved_article(app, world)
+    app.config["WORDPRESS_TIMEOUT_SECONDS"] = 0.5
+    try:
+        web_signed_in(app, OWNER).post(f"/publisher/content/{content_id}/publish", {},
+                                       token_from=f"/writer/content/{content_id}")
+        run_worker(app)
+    finally:
+        app.config["WORDPRESS_TIMEOUT_SECONDS"] = 20
+    pub = publication(app, world, content_id)
+    assert blog.creates == 1 and len(blog.posts) == 1
+    assert pub.status == "published" and pub.wp_post_id == next(iter(blog.posts))
+    assert next(s for s in pub.steps if s.kind == "post").detail == {"adopted": True}
+    # The site's schema exposes Yoast's fields: the SEO title and description were sent.
+    post = next(iter(blog.posts.values()))
+    assert post["meta"] == {"_yoast_wpseo_title": "Espresso at home", "_yoast_wpseo_metadesc": "How to."}
+
+
+def test_a_large_image_refused_with_413_says_so(app, server):
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    content_id = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        pub = records.ensure_publication(db.session.get(Content, content_id))
+        with client_for(db.session.get(Site, world["site"])) as client:
+            with pytest.raises(PermanentError) as caught:
+                upload_media(client, pub, data=b"\x89PNG" + b"0" * 5000, filename="huge.png", mime="image/png")
+            assert "too large" in caught.value.message and "huge.png" in caught.value.message
+            with pytest.raises(PermanentError) as not_image:
+                upload_media(client, pub, data=b"MZ", filename="tool.exe", mime="application/octet-stream")
+            assert "not an image" in not_image.value.message
+        db.session.remove()
+
+
+def test_a_worker_that_vanished_mid_publish_is_reaped_and_the_retry_adopts_its_post(app, server):
+    from app.models import Job, Publication
+    from app.services.jobs import reap_stale_jobs
+    from app.services.publishing.publisher import marker_comment
+
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    content_id = approved_article(app, world)
+    web = web_signed_in(app, OWNER)
+    web.post(f"/publisher/content/{content_id}/publish", {}, token_from=f"/writer/content/{content_id}")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        pub = db.session.scalars(select(Publication)).one()
+        records.take_lease(pub.id)  # the worker took the lease, WordPress made the post, then the worker died
+        content = db.session.get(Content, content_id)
+        blog.posts[100] = {"id": 100, "slug": content.slug, "status": "publish", "title": content.title,
+                           "content": "<p>x</p>\n" + marker_comment(pub)}
+        job = db.session.get(Job, pub.job_id)
+        long_ago = utcnow() - timedelta(minutes=10)
+        db.session.execute(Job.__table__.update().where(Job.id == job.id).values(
+            status="running", started_at=long_ago, heartbeat_at=long_ago))
+        db.session.execute(Publication.__table__.update().where(Publication.id == pub.id).values(status="publishing"))
+        db.session.commit()
+        db.session.remove()
+    app.extensions["rq_queues"]["default"].empty()
+    with app.app_context():
+        assert reap_stale_jobs() == 1
+    assert publication(app, world, content_id).status == "retrying"
+    with app.app_context():
+        assert publish_due() == 1
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    assert pub.status == "published" and pub.wp_post_id == 100 and blog.creates == 0 and len(blog.posts) == 1
