@@ -9,7 +9,8 @@ from app import tenancy
 from app.extensions import db
 from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, User
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
-from app.models import Content, ContentVersion
+from app.models import Content, ContentImage, ContentVersion
+from app.services.images.storage import new_key, storage
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -45,12 +46,18 @@ def _foreign_ids(app, accounts):
         db.session.flush()
         db.session.add(ContentVersion(site_id=a["site"], content_id=content.id, number=1, title=content.title,
                                       body_html=content.body_html, slug=content.slug, reason="generation"))
+        image_key = new_key(account_id=a["account"], site_id=a["site"], mime="image/png")
+        storage().put(image_key, b"\x89PNG\r\n\x1a\nAcme")
+        image = ContentImage(site_id=a["site"], content_id=content.id, kind="featured", prompt="Acme's image",
+                             alt="Acme", status="generated", file_key=image_key, mime="image/png")
+        db.session.add(image)
         db.session.commit()
         ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "notification": note.id,
                "user": a["owner"], "cluster": cluster.id,
                "idea": idea.id, "task": task.id}
         ids.update(profile=profile.id, strategy=strategy.id)
         ids.update(keyword=keyword.id, keyword_import=keyword_import.id, content=content.id)
+        ids.update(image=image.id, image_name=image_key.rsplit("/", 1)[-1])
         db.session.remove()
     return ids
 
@@ -125,6 +132,10 @@ TENANT_ROUTES = [
     ("POST", "/publisher/content/{content}/wordpress"),
     ("GET", "/publisher/content/{content}/move"),
     ("GET", "/publisher/content/{content}/panel"),
+    ("GET", "/writer/images/{image}/file/{image_name}"),
+    ("GET", "/writer/images/{image}"),
+    ("POST", "/writer/images/{image}"),
+    ("GET", "/writer/images/runs/{job}"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -141,6 +152,8 @@ TENANT_FORM_FIELDS = [
     ("/writer/tasks/estimate", "task_ids", "task"),
     ("/writer/tasks/generate", "task_ids", "task"),
     ("/writer/content/bulk", "content_ids", "content"),
+    ("/writer/images/estimate", "content_ids", "content"),
+    ("/writer/images/start", "content_ids", "content"),
 ]
 # Id routes that are not tenant-owned: operator pages (404 for tenants, covered below), rq dashboard,
 # and the checkout page of a plan (plans are the platform's catalogue, the same for every account).
@@ -201,7 +214,8 @@ def test_every_id_route_is_covered(app):
                .replace("{idea}", "<int:idea_id>").replace("{task}", "<int:task_id>")
                .replace("{profile}", "<int:profile_id>").replace("{keyword}", "<int:keyword_id>")
                .replace("{keyword_import}", "<int:import_id>").replace("{strategy}", "<int:strategy_id>")
-               .replace("{content}", "<int:content_id>").replace("/versions/1", "/versions/<int:number>")
+               .replace("{content}", "<int:content_id>").replace("{image}", "<int:image_id>")
+               .replace("{image_name}", "<name>").replace("/versions/1", "/versions/<int:number>")
                for _m, t in TENANT_ROUTES}
     missing = []
     for rule in app.url_map.iter_rules():
