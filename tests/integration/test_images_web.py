@@ -170,3 +170,24 @@ def test_viewer_cannot_start_image_work(app, ids):
     with app.app_context(), tenancy.all_accounts():
         assert db.session.query(ContentImage).count() == 0
         db.session.remove()
+
+
+def test_image_settings_steer_the_prompts_and_sizes_and_bad_values_change_nothing(app, ids, web):
+    page = "/writer/settings"
+    form = {"section": "images", "image_count": "4", "image_style": "illustration", "image_style_note": "warm light",
+            "featured_size": "1600x900", "in_article_size": "800x600"}
+    bad = web.post(page, {**form, "featured_size": "5000x10", "image_count": "1"}, token_from=page)
+    assert bad.status_code == 422 and "is not supported" in bad.get_data(as_text=True)
+    assert web.post(page, {**form, "image_count": "7"}, token_from=page).status_code == 422
+    assert 'value="2"' in web.get(page).get_data(as_text=True)  # unchanged
+    assert web.post(page, form, token_from=page).status_code == 302
+    content = f"/writer/content/{ids['content']}"
+    web.post("/writer/images/start", {"content_ids": ids["content"], "what": "prompts"}, token_from=content)
+    run_worker(app)
+    images = images_of(app, ids["account"], ids["content"])
+    assert len(images) == 5
+    web.post("/writer/images/start", {"content_ids": ids["content"], "what": "images"}, token_from=content)
+    run_worker(app)
+    images = images_of(app, ids["account"], ids["content"])
+    assert (images[0]["width"], images[0]["height"]) == (1600, 900)
+    assert {(i["width"], i["height"]) for i in images[1:]} == {(800, 600)}
