@@ -195,3 +195,32 @@ def test_a_malformed_prompts_answer_is_repaired_once_then_fails_without_charge(a
     assert len(httpserver.log) == 2  # the call and one repair
     assert images_of(app, ids["account"], ids["content"]) == []
     assert ledger(app, ids["account"])["balance"] == before
+
+
+def test_cost_truth_splits_each_articles_credits_into_text_prompts_and_images_and_adds_up(app):
+    from app.services.images import costs
+    from app.services.writer import runner
+    from tests.integration.writer_support import articles, make_tasks
+
+    out = setup_account(app)
+    world = make_tasks(app, out["account"], ["Espresso basics", "Grinder guide"])
+    start = ledger(app, out["account"])["balance"]
+    with app.app_context(), tenancy.account_scope(out["account"]):
+        runner.start_generation(task_ids=world["tasks"], tier="testing", created_by_id=out["user"])
+        db.session.remove()
+    run_worker(app)
+    made = [a["id"] for a in articles(app, out["account"])]
+    assert len(made) == 2
+    ids = {**out, **world}
+    start_prompts(app, ids, made)
+    start_images(app, ids, [made[0]])
+    spent = start - ledger(app, out["account"])["balance"]
+    with app.app_context(), tenancy.account_scope(out["account"]):
+        found = costs.article_costs(made)
+        db.session.remove()
+    first, second = found[made[0]], found[made[1]]
+    assert first["text"]["credits"] > 0 and second["text"]["credits"] > 0
+    assert first["prompts"]["credits"] == second["prompts"]["credits"] > 0  # one run for both, shared evenly
+    assert first["images"]["credits"] == 3 and second["images"]["credits"] == 0
+    assert first["total"]["credits"] == first["text"]["credits"] + first["prompts"]["credits"] + 3
+    assert round(first["total"]["credits"] + second["total"]["credits"]) == spent
