@@ -191,3 +191,13 @@ def test_image_settings_steer_the_prompts_and_sizes_and_bad_values_change_nothin
     images = images_of(app, ids["account"], ids["content"])
     assert (images[0]["width"], images[0]["height"]) == (1600, 900)
     assert {(i["width"], i["height"]) for i in images[1:]} == {(800, 600)}
+
+
+def test_review_queue_preview_shows_the_images_in_place(app, ids, web):
+    make_images(app, web, ids["content"])
+    content = f"/writer/content/{ids['content']}"
+    assert web.post(f"{content}/status", {"to": "review"}, token_from=content).status_code == 302
+    page = web.get("/writer/review").get_data(as_text=True)
+    preview = page[page.index('data-testid="preview"'):]
+    assert 'data-testid="preview-featured"' in preview
+    assert len(re.findall(r'<figure><img src="/writer/images/\d+/file/[0-9a-f]+\.webp"', preview)) == 2

@@ -10,6 +10,7 @@ from app.permissions import require, requires
 from app.services.ai.output import sanitize_html
 from app.services.writer import content as content_service
 from app.services.writer import status as status_service
+from app.services.images import gallery
 from app.services.images import site_settings as image_settings
 
 
@@ -20,7 +21,8 @@ def review():
         return render_template("writer/review.html", page=None)
     page = content_service.review_queue(site_id=g.active_site.id, page=request.args.get("page", 1, type=int) or 1)
     previews = {c.id: sanitize_html(c.body_html) for c in page.items}
-    return render_template("writer/review.html", page=page, previews=previews)
+    return render_template("writer/review.html", page=page, previews=previews,
+                           featured=gallery.featured_for([c.id for c in page.items]))
 
 
 @bp.route("/review/<int:content_id>/approve", methods=["POST"])

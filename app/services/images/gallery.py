@@ -71,3 +71,12 @@ def files_for(content_id: int) -> list[tuple[ContentImage, bytes, str, str]]:
         out.append((image, data, f"{image.kind.replace('_', '-')}-{image.position}.{extension}",
                     placement.image_src(image)))
     return out
+
+
+def featured_for(content_ids: list[int]) -> dict[int, ContentImage]:
+    """The generated featured image of each article that has one."""
+    if not content_ids:
+        return {}
+    return {i.content_id: i for i in db.session.scalars(select(ContentImage).where(
+        ContentImage.content_id.in_(content_ids), ContentImage.kind == "featured",
+        ContentImage.status == "generated", ContentImage.file_key.is_not(None)))}
