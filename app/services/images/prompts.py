@@ -7,7 +7,7 @@ The answer is JSON checked against SCHEMA, repaired once; a second failure fails
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from app.errors import Conflict, ValidationError
 from app.extensions import db
@@ -162,12 +162,6 @@ def demo_prompts(item: dict) -> dict:
                             "alt": f"Demo image {n} for {item['title']}"[:300], "caption": DEMO_LABEL,
                             "after_heading": headings[(n - 1) % len(headings)]}
                            for n in range(1, item["count"] + 1)]}
-
-
-def clear_prompts(content_id: int) -> None:
-    """Drop an article's image records that have no generated file (no commit)."""
-    db.session.execute(delete(ContentImage).where(ContentImage.content_id == content_id,
-                                                  ContentImage.status != "generated"))
 
 
 def estimate_prompts(*, content_ids: list, tier: str = "testing") -> dict:
