@@ -64,6 +64,11 @@ class Config:
         self.DEMO_PAYMENTS = _env_bool("DEMO_PAYMENTS", getattr(self, "DEFAULT_DEMO_PAYMENTS", False))
         self.INVOICE_BANK_DETAILS = os.environ.get(
             "INVOICE_BANK_DETAILS", getattr(self, "DEFAULT_INVOICE_BANK_DETAILS", ""))
+        # Article images (app/services/images/storage.py): a local directory by default. Several hosts
+        # must share it (a network file system) or use another storage backend.
+        self.IMAGE_STORAGE = os.environ.get("IMAGE_STORAGE", "local")
+        self.IMAGE_STORAGE_DIR = os.environ.get("IMAGE_STORAGE_DIR") or getattr(
+            self, "DEFAULT_IMAGE_STORAGE_DIR", str(INSTANCE_DIR / "images"))
 
     DATABASE_ENV = "DATABASE_URL"
     REDIS_ENV = "REDIS_URL"
@@ -119,6 +124,10 @@ class Config:
     PUBLISH_INLINE_RETRIES = 2
     PUBLISH_INLINE_BACKOFF_SECONDS = 1.0
     PUBLISH_LEAD_SECONDS = int(os.environ.get("PUBLISH_LEAD_SECONDS", "3600"))
+    # Images: compressed as WebP (or JPEG) at this quality; a generated file larger than this is refused.
+    IMAGE_FORMAT = os.environ.get("IMAGE_FORMAT", "webp")
+    IMAGE_QUALITY = int(os.environ.get("IMAGE_QUALITY", "82"))
+    IMAGE_MAX_SOURCE_BYTES = 40 * 1024 * 1024
 
     def default_database_url(self) -> str | None:
         """The database used when the environment names none."""
@@ -168,6 +177,7 @@ class TestingConfig(Config):
     AUTOMATION_POLL_SECONDS = 0.02
     DEFAULT_INVOICE_BANK_DETAILS = "IGNY8 Test Ltd · IBAN XX00 TEST 0000 0000 0000 · BIC TESTXX00"
     PUBLISH_INLINE_BACKOFF_SECONDS = 0.05
+    DEFAULT_IMAGE_STORAGE_DIR = f"/tmp/igny8-test-images-{os.getpid()}"
 
 
 class ProductionConfig(Config):

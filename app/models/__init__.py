@@ -33,5 +33,6 @@ from app.models.thinker import (  # noqa: F401
 )
 from app.models.planner import Cluster, Idea, Keyword, KeywordImport, Task  # noqa: F401
 from app.models.writer import Content, ContentVersion, WriterSettings  # noqa: F401
+from app.models.images import ContentImage  # noqa: F401
 from app.models.publishing import Publication, PublicationStep, PublishSettings  # noqa: F401
 from app.models.automation import AutomationItem, AutomationRun, AutomationSettings  # noqa: F401

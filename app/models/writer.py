@@ -114,6 +114,10 @@ class WriterSettings(SiteOwned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Off by default: nothing is approved unreviewed unless the customer turns it on.
     auto_approve: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Images: the count and style choice are AI settings (site level); these add what only images need.
+    image_style_note: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    featured_size: Mapped[str] = mapped_column(String(20), default="1200x630", server_default="1200x630")
+    in_article_size: Mapped[str] = mapped_column(String(20), default="1024x768", server_default="1024x768")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
 

@@ -7,7 +7,7 @@ from tests.integration.helpers import add_member, signed_in, two_accounts
 OWNER_PAGES = ["/", "/sites/", "/sites/new", "/settings/profile", "/settings/users", "/settings/modules",
                "/jobs/", "/notifications/", "/notifications/bell", "/planner/", "/writer/", "/thinker/",
                "/automation/", "/linker/", "/optimizer/", "/publisher/", "/writer/tasks", "/writer/content",
-               "/writer/review", "/writer/settings"]
+               "/writer/review", "/writer/settings", "/writer/images"]
 
 
 @pytest.mark.parametrize("path", OWNER_PAGES)

@@ -13,6 +13,8 @@ from app.models import Cluster, Idea, Job, Notification, Sector, Site, Task, Use
 from app.models import AuthorProfile, ContentStrategy, Keyword, KeywordImport
 from app.models import AutomationItem, AutomationRun, AutomationSettings, Content, ContentVersion
 from app.models import Publication, PublicationStep, PublishSettings, WriterSettings
+from app.models import ContentImage
+from app.services.images.storage import new_key, storage
 from app.tenancy import CrossTenantWrite
 from tests.integration.helpers import add_member, signed_in, two_accounts
 
@@ -50,12 +52,18 @@ def _foreign_ids(app, accounts):
                                       body_html=content.body_html, slug=content.slug, reason="generation"))
         run = AutomationRun(site_id=a["site"], status="running", config={"stages": {}}, progress={})
         db.session.add(run)
+        image_key = new_key(account_id=a["account"], site_id=a["site"], mime="image/png")
+        storage().put(image_key, b"\x89PNG\r\n\x1a\nAcme")
+        image = ContentImage(site_id=a["site"], content_id=content.id, kind="featured", prompt="Acme's image",
+                             alt="Acme", status="generated", file_key=image_key, mime="image/png")
+        db.session.add(image)
         db.session.commit()
         ids = {"site": a["site"], "sector": a["sectors"][0], "job": job.id, "run": run.id, "notification": note.id,
                "user": a["owner"], "cluster": cluster.id,
                "idea": idea.id, "task": task.id}
         ids.update(profile=profile.id, strategy=strategy.id)
         ids.update(keyword=keyword.id, keyword_import=keyword_import.id, content=content.id)
+        ids.update(image=image.id, image_name=image_key.rsplit("/", 1)[-1])
         db.session.remove()
     return ids
 
@@ -138,6 +146,10 @@ TENANT_ROUTES = [
     ("POST", "/automation/runs/{run}/pause"),
     ("POST", "/automation/runs/{run}/resume"),
     ("POST", "/automation/runs/{run}/cancel"),
+    ("GET", "/writer/images/{image}/file/{image_name}"),
+    ("GET", "/writer/images/{image}"),
+    ("POST", "/writer/images/{image}"),
+    ("GET", "/writer/images/runs/{job}"),
 ]
 # Form posts that carry a tenant id in a field rather than in the URL.
 TENANT_FORM_FIELDS = [
@@ -154,6 +166,8 @@ TENANT_FORM_FIELDS = [
     ("/writer/tasks/estimate", "task_ids", "task"),
     ("/writer/tasks/generate", "task_ids", "task"),
     ("/writer/content/bulk", "content_ids", "content"),
+    ("/writer/images/estimate", "content_ids", "content"),
+    ("/writer/images/start", "content_ids", "content"),
 ]
 # Id routes that are not tenant-owned: operator pages (404 for tenants, covered below), rq dashboard,
 # and the checkout page of a plan (plans are the platform's catalogue, the same for every account).
@@ -214,7 +228,9 @@ def test_every_id_route_is_covered(app):
                .replace("{idea}", "<int:idea_id>").replace("{task}", "<int:task_id>")
                .replace("{profile}", "<int:profile_id>").replace("{keyword}", "<int:keyword_id>")
                .replace("{keyword_import}", "<int:import_id>").replace("{strategy}", "<int:strategy_id>")
-               .replace("{content}", "<int:content_id>").replace("{run}", "<int:run_id>").replace("/versions/1", "/versions/<int:number>")
+               .replace("{content}", "<int:content_id>").replace("{run}", "<int:run_id>")
+               .replace("{image}", "<int:image_id>").replace("{image_name}", "<name>")
+               .replace("/versions/1", "/versions/<int:number>")
                for _m, t in TENANT_ROUTES}
     missing = []
     for rule in app.url_map.iter_rules():
@@ -413,7 +429,9 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
     db.session.add_all([rows["PublicationStep"], rows["AutomationSettings"], rows["AutomationRun"]])
     db.session.flush()
     rows["AutomationItem"] = AutomationItem(site_id=site_id, run_id=rows["AutomationRun"].id, stage=1, outcome="done")
-    db.session.add(rows["AutomationItem"])
+    rows["ContentImage"] = ContentImage(site_id=site_id, content_id=rows["Content"].id, kind="featured",
+                                        prompt=f"Image {tag}", alt="x")
+    db.session.add_all([rows["AutomationItem"], rows["ContentImage"]])
     db.session.flush()
     return rows
 
@@ -423,7 +441,7 @@ def _site_rows(site_id: int, sector_id: int, user_id: int, tag: str) -> dict:
 SITE_OWNED_MODELS = {"Sector", "Keyword", "Cluster", "Idea", "Task", "KeywordImport", "Job", "CreditReservation",
                      "CreditUsageLog", "SiteAccess", "Content", "ContentVersion", "WriterSettings",
                      "Publication", "PublicationStep", "PublishSettings", "AutomationSettings", "AutomationRun",
-                     "AutomationItem"}
+                     "AutomationItem", "ContentImage"}
 
 
 def test_every_site_owned_model_is_covered(app):
@@ -489,7 +507,8 @@ def _blank(name: str) -> dict:
             "Publication": {"content_id": 0, "marker": "x"}, "PublishSettings": {},
             "PublicationStep": {"publication_id": 0, "kind": "post", "key": "x"}, "AutomationSettings": {},
             "AutomationRun": {"status": "completed", "config": {}, "progress": {}},
-            "AutomationItem": {"run_id": 0, "stage": 1, "outcome": "done"}}[name]
+            "AutomationItem": {"run_id": 0, "stage": 1, "outcome": "done"},
+            "ContentImage": {"content_id": 0, "kind": "featured", "prompt": "x"}}[name]
 
 
 def test_an_editor_neither_lists_opens_polls_nor_cancels_jobs_of_a_site_not_granted(app):

@@ -5,4 +5,4 @@ from app.blueprints.modules import module_blueprint, set_module_home
 bp = module_blueprint("writer")
 set_module_home("writer", "writer.tasks")
 
-from app.blueprints.writer import content_views, review_views, tasks_views  # noqa: E402,F401
+from app.blueprints.writer import content_views, image_views, review_views, tasks_views  # noqa: E402,F401

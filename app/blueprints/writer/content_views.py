@@ -11,6 +11,7 @@ from app.errors import Conflict, ValidationError
 from app.htmx import is_htmx
 from app.permissions import require, requires
 from app.services.ai.output import sanitize_html
+from app.services.images import costs, gallery
 from app.services.writer import content as content_service
 from app.services.writer import status as status_service
 from app.services.planner.ideas import CONTENT_TYPE_LABELS
@@ -28,7 +29,8 @@ def content_list():
     filters = content_service.ContentFilters.from_args(request.args)
     page = content_service.list_content(sector=g.active_sector, filters=filters,
                                         page=request.args.get("page", 1, type=int) or 1)
-    context = dict(page=page, filters=filters, statuses=STATUS_LABELS, content_types=CONTENT_TYPE_LABELS)
+    context = dict(page=page, filters=filters, statuses=STATUS_LABELS, content_types=CONTENT_TYPE_LABELS,
+                   costs=costs.article_costs([c.id for c in page.items]) if filters.costs else None)
     if is_htmx() and request.headers.get("HX-Target") == "content-list":
         return render_template("writer/_content_list.html", **context)
     return render_template("writer/content.html", **context)
@@ -58,6 +60,11 @@ def content_bulk():
     action = request.form.get("action", "")
     back = request.form.get("next") if request.form.get("next", "").startswith("/writer/") else None
     chosen = [v for v in request.form.getlist("content_ids") if v.strip()]
+    if action in ("image_prompts", "images"):
+        from app.blueprints.writer.image_views import images_estimate_page
+
+        return images_estimate_page(chosen, "prompts" if action == "image_prompts" else "images",
+                                    request.form.get("tier", "testing"))
     if action == "delete":
         try:
             deleted, kept = content_service.delete_content(content_ids=chosen)
@@ -83,8 +90,12 @@ def content_bulk():
 
 def _editor(content, *, values=None, error=None, status=200, base_version=None):
     values = values or {name: getattr(content, name) or "" for name in EDIT_FIELDS}
+    images = gallery.article_images(content.id)
     return make_response(render_template(
         "writer/editor.html", content=content, values=values, error=error, statuses=STATUS_LABELS,
+        images=images, featured=next((i for i in images if i.kind == "featured" and i.file_key), None),
+        image_statuses=gallery.STATUS_LABELS, costs=costs.article_costs([content.id])[content.id],
+        cost_labels=costs.LABELS,
         preview=sanitize_html(values.get("body_html", "")), moves=status_service.allowed_moves(content.status),
         base_version=content.version if base_version is None else base_version,
         limits={"meta_title": content_service.META_TITLE_MAX,

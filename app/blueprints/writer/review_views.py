@@ -10,6 +10,8 @@ from app.permissions import require, requires
 from app.services.ai.output import sanitize_html
 from app.services.writer import content as content_service
 from app.services.writer import status as status_service
+from app.services.images import gallery
+from app.services.images import site_settings as image_settings
 
 
 @bp.route("/review")
@@ -19,7 +21,8 @@ def review():
         return render_template("writer/review.html", page=None)
     page = content_service.review_queue(site_id=g.active_site.id, page=request.args.get("page", 1, type=int) or 1)
     previews = {c.id: sanitize_html(c.body_html) for c in page.items}
-    return render_template("writer/review.html", page=page, previews=previews)
+    return render_template("writer/review.html", page=page, previews=previews,
+                           featured=gallery.featured_for([c.id for c in page.items]))
 
 
 @bp.route("/review/<int:content_id>/approve", methods=["POST"])
@@ -53,9 +56,20 @@ def settings():
     """The active site's writer settings (auto-approve)."""
     if g.active_site is None:
         return render_template("writer/settings.html", settings=None)
+    if request.method == "POST" and request.form.get("section") == "images":
+        require("manage_sites")
+        try:
+            image_settings.save(site_id=g.active_site.id, values=request.form.to_dict())
+        except ValidationError as exc:
+            return render_template("writer/settings.html", settings=status_service.settings_for(g.active_site.id),
+                                   images=dict(image_settings.current(g.active_site.id), **request.form.to_dict()),
+                                   image_error=exc), 422
+        flash("Image settings saved.", "success")
+        return redirect(url_for("writer.settings"))
     if request.method == "POST":
         require("manage_sites")  # auto-approve lets articles skip review: owners and admins decide
         status_service.save_settings(site_id=g.active_site.id, auto_approve=request.form.get("auto_approve") == "on")
         flash("Writer settings saved.", "success")
         return redirect(url_for("writer.settings"))
-    return render_template("writer/settings.html", settings=status_service.settings_for(g.active_site.id))
+    return render_template("writer/settings.html", settings=status_service.settings_for(g.active_site.id),
+                           images=image_settings.current(g.active_site.id))

@@ -35,9 +35,14 @@ class ArticleImage:
 
 
 def article_images(content: Content) -> list[ArticleImage]:
-    """The article's featured and in-article images (none until the writer's image records exist)."""
-    # Hook for stages 5–6: return the content's image records (featured first) with their file bytes.
-    return []
+    """The article's generated images with their file bytes: the featured one first, then in-article ones
+    (each with the `src` it has in the body, so the publisher can point it at the media library copy)."""
+    from app.services.images import gallery
+
+    return [ArticleImage(data=data, filename=name, mime=image.mime, alt=image.alt, caption=image.caption,
+                         title=image.alt or content.title, featured=image.kind == "featured",
+                         src=None if image.kind == "featured" else src)
+            for image, data, name, src in gallery.files_for(content.id)]
 
 
 def _media_slug(filename: str) -> str:

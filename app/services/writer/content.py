@@ -199,6 +199,8 @@ class ContentFilters:
     q: str = ""
     min_words: int | None = None
     max_words: int | None = None
+    images: str = ""  # "yes": has generated images; "no": has none
+    costs: bool = False  # show the cost column
 
     @classmethod
     def from_args(cls, args) -> "ContentFilters":
@@ -210,12 +212,13 @@ class ContentFilters:
         return cls(status=args.get("status", "") if args.get("status") in CONTENT_STATUSES else "",
                    content_type=args.get("type", "") if args.get("type") in CONTENT_TYPES else "",
                    q=" ".join(args.get("q", "").split())[:200], min_words=number("min_words"),
-                   max_words=number("max_words"))
+                   max_words=number("max_words"), images=args.get("images", "") if args.get("images") in
+                   ("yes", "no") else "", costs=args.get("costs") == "1")
 
     def query(self) -> dict:
         """The filters as query-string arguments (for pager and export links)."""
         values = {"status": self.status, "type": self.content_type, "q": self.q, "min_words": self.min_words,
-                  "max_words": self.max_words}
+                  "max_words": self.max_words, "images": self.images, "costs": "1" if self.costs else ""}
         return {k: v for k, v in values.items() if v not in ("", None)}
 
 
@@ -229,6 +232,12 @@ def _filtered(sector: Sector, filters: ContentFilters):
         stmt = stmt.where(Content.word_count >= filters.min_words)
     if filters.max_words is not None:
         stmt = stmt.where(Content.word_count <= filters.max_words)
+    if filters.images:
+        from app.models import ContentImage
+
+        made = select(ContentImage.id).where(ContentImage.content_id == Content.id,
+                                             ContentImage.status == "generated").exists()
+        stmt = stmt.where(made if filters.images == "yes" else ~made)
     if filters.q:
         pattern = like(filters.q)
         stmt = stmt.where(or_(Content.title.ilike(pattern), Content.primary_keyword.ilike(pattern)))
