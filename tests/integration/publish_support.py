@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 
+import httpx2
+
 from rq import SimpleWorker
 from sqlalchemy import select
 
@@ -53,7 +55,7 @@ def approved_article(app, world: dict, *, title: str | None = None, cluster: str
                           cluster_id=cluster_row.id if cluster_row else None)
         db.session.add(content)
         db.session.flush()
-        add_version(content, reason="generation", user_id=None)
+        add_version(content, reason="generation", user_id=None, first=True)
         db.session.commit()
         content_id = content.id
         db.session.remove()
@@ -89,7 +91,8 @@ class WordPressJanitor:
     """A client of the real WordPress that finds posts and removes what a test made."""
 
     def __init__(self, url: str, username: str, app_password: str) -> None:
-        self.client = WordPressClient(url, username, app_password)
+        # The test's own client, not the product's: it talks to the loopback WordPress with no outbound guard.
+        self.client = WordPressClient(url, username, app_password, http=httpx2.Client(timeout=20.0))
         self.posts: list[tuple[str, int]] = []
         self.media: list[int] = []
         self.terms: list[tuple[str, int]] = []

@@ -338,7 +338,8 @@ def _assert_a_untouched(app, accounts):
 
 # The kinds of id the routes above take: rows of one site (editors and viewers reach only their granted
 # sites' rows) and rows of the whole account. A new kind of id must be sorted into one of them.
-SITE_LEVEL_KEYS = {"site", "sector", "job", "cluster", "idea", "task", "keyword", "keyword_import", "content"}
+SITE_LEVEL_KEYS = {"site", "sector", "job", "cluster", "idea", "task", "keyword", "keyword_import", "content", "run",
+                   "image", "image_name"}
 ACCOUNT_LEVEL_KEYS = {"user", "invitation", "profile", "strategy"}
 SITE_ROUTES = [(m, t) for m, t in TENANT_ROUTES
                if set(re.findall(r"{(\w+)}", t)) <= SITE_LEVEL_KEYS]

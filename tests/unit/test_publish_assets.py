@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services.publishing.assets import article_images, clean_term_name, rewrite_sources, term_names
+from app.services.publishing.assets import clean_term_name, rewrite_sources, term_names
 from app.services.publishing.seo import writable_fields
 
 
@@ -46,10 +46,6 @@ def test_image_sources_point_at_the_media_library_copy():
                                  "/media/b.png": "https://wp.example.com/b.png"})
     assert 'src="https://wp.example.com/a.png"' in out and "src='https://wp.example.com/b.png'" in out
     assert 'src="/media/c.png"' in out
-
-
-def test_no_images_are_listed_until_the_writer_has_image_records():
-    assert article_images(_article()) == []
 
 
 def test_seo_fields_only_when_the_schema_lists_them_writable():
