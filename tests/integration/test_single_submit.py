@@ -45,7 +45,7 @@ def ideas_form(app):
     world = {**build_world(app, ids["account"]), **ids}
     web = signed_in(app, EMAIL)
     form = {"cluster_ids": [world["espresso"]], "per_cluster": "3", "tier": "testing"}
-    page = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS)
+    page = web.post(f"{IDEAS}/generate/estimate", form, token_from=IDEAS, follow_redirects=True)
     assert page.status_code == 200
     return world, web, {**form, "submit_token": token_on(page.get_data(as_text=True))}
 
@@ -134,7 +134,8 @@ def test_two_submits_of_the_cluster_naming_try_page_make_one_run(app):
     ids = setup_account(app)
     web = signed_in(app, EMAIL)
     form = {"groups": "french press, cafetiere\ncoffee grinder, burr grinder", "tier": "testing"}
-    page = web.post("/thinker/try/cluster-naming/estimate", form, token_from="/thinker/try/cluster-naming")
+    page = web.post("/thinker/try/cluster-naming/estimate", form, token_from="/thinker/try/cluster-naming",
+                    follow_redirects=True)
     assert page.status_code == 200
     form["submit_token"] = token_on(page.get_data(as_text=True))
 
@@ -152,5 +153,5 @@ def test_two_submits_of_the_cluster_naming_try_page_make_one_run(app):
 def test_each_confirm_form_gets_its_own_token(app):
     world, web, form = ideas_form(app)
     again = web.post(f"{IDEAS}/generate/estimate", {k: v for k, v in form.items() if k != "submit_token"},
-                     token_from=IDEAS)
+                     token_from=IDEAS, follow_redirects=True)
     assert token_on(again.get_data(as_text=True)) != form["submit_token"]

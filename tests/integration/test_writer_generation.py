@@ -14,7 +14,7 @@ from werkzeug import Response
 from app import tenancy
 from app.errors import Conflict
 from app.extensions import db
-from app.models import Task
+from app.models import Job, Task
 from app.services.ai.providers import DEMO_LABEL
 from app.services.writer import runner
 from tests.integration.ai_support import configure_openai, job_count, job_row, ledger, run_worker, setup_account
@@ -178,6 +178,7 @@ def test_two_jobs_writing_the_same_task_save_one_article_and_charge_once(app, id
     first, _ = start(app, ids, world["tasks"], tier="testing")
     with app.app_context(), tenancy.account_scope(ids["account"]):  # a second claim slipping past the first
         db.session.get(Task, world["tasks"][0]).status = "queued"
+        db.session.get(Job, first).work_key = None  # …and past the refusal of identical queued work
         db.session.commit()
         db.session.remove()
     second, _ = start(app, ids, world["tasks"], tier="testing")
