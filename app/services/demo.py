@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from app import tenancy
 from app.extensions import db
-from app.models import Cluster, Idea, IndustrySector, Job, Keyword, KeywordImport, Sector, Site, Task, User
+from app.models import (Cluster, Content, ContentImage, Idea, IndustrySector, Job, Keyword, KeywordImport, Sector,
+                        Site, Task, User)
 from app.services.accounts.auth import find_user_by_email, signup
 from app.services.accounts.sites import create_site
 from app.services.operator import create_operator
@@ -30,6 +31,8 @@ KEYWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "demo_keywords
 IDEA_CLUSTERS = 6  # the biggest clusters get ideas; the rest are left for the visitor to try
 IDEAS_PER_CLUSTER = 2
 TASK_IDEAS = 6
+ARTICLE_TASKS = 3  # articles written from the first tasks; the other tasks are left for the visitor to try
+APPROVED_ARTICLES = 1  # one article approved, the others waiting in the review queue
 JOB_WAIT_SECONDS = 600
 
 
@@ -50,7 +53,8 @@ def seed_demo() -> dict[str, str]:
         credits.grant(account_id=account_id, amount=DEMO_CREDITS, key=f"demo-tour:{account_id}",
                       description="Demo credits to try the pipeline")
         sector_id = _demo_sector()
-    for step in (_import_keywords, _cluster_keywords, _generate_ideas, _create_tasks):
+    for step in (_import_keywords, _cluster_keywords, _generate_ideas, _create_tasks, _write_articles,
+                 _make_image_prompts, _make_images, _review_articles):
         with tenancy.account_scope(account_id):
             step(sector_id=sector_id, user_id=user_id)
     if find_user_by_email(OPERATOR_EMAIL) is None:
@@ -131,6 +135,55 @@ def _create_tasks(*, sector_id: int, user_id: int) -> None:
                                        .order_by(Idea.id).limit(TASK_IDEAS)))
     if idea_ids:
         tasks.create_tasks(idea_ids=idea_ids, user=db.session.get(User, user_id))
+
+
+def _sector_articles(sector_id: int) -> list[int]:
+    return list(db.session.scalars(select(Content.id).where(Content.sector_id == sector_id).order_by(Content.id)))
+
+
+def _write_articles(*, sector_id: int, user_id: int) -> None:
+    """Stage 4: articles from the first tasks (the demo provider's labelled placeholder text)."""
+    from app.services.writer import runner
+
+    if _sector_articles(sector_id):
+        return
+    task_ids = list(db.session.scalars(select(Task.id).where(Task.sector_id == sector_id, Task.status == "queued")
+                                       .order_by(Task.id).limit(ARTICLE_TASKS)))
+    if task_ids:
+        job, _skipped = runner.start_generation(task_ids=task_ids, tier="testing", created_by_id=user_id)
+        _run_job(job.id)
+
+
+def _make_image_prompts(*, sector_id: int, user_id: int) -> None:
+    """Stage 5: a featured and in-article image prompts for each article."""
+    from app.services.images import prompts
+
+    content_ids = _sector_articles(sector_id)
+    if content_ids and not db.session.scalars(select(ContentImage.id).where(
+            ContentImage.content_id.in_(content_ids))).first():
+        _run_job(prompts.start_prompts(content_ids=content_ids, tier="testing", created_by_id=user_id).id)
+
+
+def _make_images(*, sector_id: int, user_id: int) -> None:
+    """Stage 6: the images (labelled placeholders), placed in the articles."""
+    from app.services.images import generation
+
+    content_ids = _sector_articles(sector_id)
+    if content_ids and db.session.scalars(select(ContentImage.id).where(
+            ContentImage.content_id.in_(content_ids), ContentImage.status == "pending")).first():
+        _run_job(generation.start_images(content_ids=content_ids, tier="testing", created_by_id=user_id).id)
+
+
+def _review_articles(*, sector_id: int, user_id: int) -> None:
+    """Stage 7: the articles go to review; the first is approved, the rest wait in the review queue."""
+    from app.services.writer import status
+
+    drafts = list(db.session.scalars(select(Content.id).where(Content.sector_id == sector_id,
+                                                              Content.status == "draft").order_by(Content.id)))
+    if not drafts:
+        return
+    status.change_many(content_ids=drafts, to="review")
+    status.change_many(content_ids=drafts[:APPROVED_ARTICLES], to="approved")
 
 
 def _run_job(job_id: int) -> None:

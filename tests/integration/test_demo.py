@@ -9,12 +9,13 @@ from sqlalchemy import func, select
 
 from app import tenancy
 from app.extensions import db
-from app.models import (Cluster, CreditTransaction, Idea, Job, Keyword, KeywordImport, Notification, Sector, Site,
-                        Task, User)
+from app.models import (Cluster, Content, ContentImage, CreditTransaction, Idea, Job, Keyword, KeywordImport,
+                        Notification, Sector, Site, Task, User)
 from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD, KEYWORDS_FILE
 from tests.conftest import Browserless, login
 
-MODELS = (Site, Sector, Keyword, KeywordImport, Cluster, Idea, Task, Job, CreditTransaction, Notification)
+MODELS = (Site, Sector, Keyword, KeywordImport, Cluster, Idea, Task, Content, ContentImage, Job, CreditTransaction,
+          Notification)
 
 
 def _seed(app) -> str:
@@ -51,6 +52,8 @@ def _demo_rows(app):
                 "task": db.session.scalars(select(Task.title).order_by(Task.id)).first(),
                 "unclustered": db.session.scalar(select(func.count()).select_from(Keyword)
                                                  .where(Keyword.cluster_id.is_(None))),
+                "articles": [(c.id, c.title, c.status) for c in db.session.scalars(select(Content).order_by(Content.id))],
+                "images": [(i.content_id, i.kind, i.status) for i in db.session.scalars(select(ContentImage))],
             }
         db.session.remove()
     return rows
@@ -65,8 +68,16 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
     # Made by the services: an import with its report, and finished clustering and idea jobs.
     assert rows["sectors"] == ["Coffee", "Baking"]
     assert rows["imports"] == [("done", sample_rows)]
-    assert rows["jobs"] == {"planner.cluster": "succeeded", "ai.idea_generation": "succeeded"}
+    assert rows["jobs"] == {"planner.cluster": "succeeded", "ai.idea_generation": "succeeded",
+                            "ai.content_generation": "succeeded", "ai.image_prompt_extraction": "succeeded",
+                            "ai.image_generation": "succeeded"}
     assert rows["unclustered"] == 0
+    # Articles written from the first tasks, with their featured and in-article images, one approved and the
+    # others waiting in review.
+    assert [status for _id, _title, status in rows["articles"]] == ["approved", "review", "review"]
+    assert all(status == "generated" for _c, _kind, status in rows["images"])
+    assert {content_id for content_id, kind, _s in rows["images"] if kind == "featured"} == \
+        {content_id for content_id, _t, _s in rows["articles"]}
 
     client = app.test_client()
     assert login(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 302
@@ -79,11 +90,18 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
     assert rows["task"] in pages["/planner/tasks"]
     # The demo provider's output is labelled as such, never passed off as AI.
     assert "Demo" in pages["/planner/ideas"]
+    first_id, first_title, _status = rows["articles"][0]
+    assert first_title in html.unescape(web.get("/writer/content").get_data(as_text=True))
+    editor = web.get(f"/writer/content/{first_id}").get_data(as_text=True)
+    assert "<figure" in editor and "/writer/images/" in editor  # images placed in the article
+    review = html.unescape(web.get("/writer/review").get_data(as_text=True))
+    assert rows["articles"][1][1] in review
 
 
 def test_seeding_the_demo_twice_adds_nothing(app):
     _seed(app)
     first = _counts(app)
     assert first["keywords"] > 500 and first["clusters"] >= 4 and first["ideas"] > 0 and first["tasks"] > 0
+    assert first["content"] == 3 and first["content_images"] >= 3
     _seed(app)
     assert _counts(app) == first
