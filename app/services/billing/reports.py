@@ -14,30 +14,13 @@ from app.extensions import db
 from app.models import Account, CreditTransaction, CreditUsageLog, OperationPrice, Order, Site
 from app.services import audit
 from app.services.billing import credits, subscriptions
+from app.services.paging import Page
 from app.timeutil import utcnow
 
 PER_PAGE = 50
 MAX_THRESHOLD = 1_000_000
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 366
-
-
-@dataclass
-class Page:
-    """One page of a list, newest first."""
-
-    items: list
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _paginate(stmt, count_stmt, page: int, per_page: int = PER_PAGE) -> Page:

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Content, ContentImage
 from app.models.images import IMAGE_STATUSES
 from app.services.images import placement, storage
-from app.services.planner.ideas import Page, paginate
+from app.services.paging import Page, paginate
 
 STATUS_LABELS = {"pending": "Waiting", "generated": "Made", "failed": "Failed"}
 

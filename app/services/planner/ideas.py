@@ -11,7 +11,6 @@ got). A cluster's ideas are saved together or not at all.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
@@ -23,6 +22,7 @@ from app.extensions import db
 from app.models import Job, Sector
 from app.models.planner import CONTENT_TYPES, IDEA_STATUSES, STRUCTURES, Cluster, Idea, Keyword
 from app.services import thinker
+from app.services.paging import Page, paginate
 from app.services.ai import framework, prompts
 from app.services.ai.framework import AIFunction, register_function
 from app.services.ai.output import OutputError, clean_text
@@ -310,33 +310,6 @@ def describe_clusters(*, sector_id: int, cluster_ids: list[int]) -> list[dict]:
 
 
 # --- The ideas list and editing ---------------------------------------------------------------
-
-@dataclass
-class Page:
-    """One page of a list, newest first."""
-
-    items: list
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def paginate(stmt, page: int, per_page: int = PER_PAGE) -> Page:
-    """Run a select one page at a time."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page or 1), pages)
-    items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items=items, page=page, pages=pages, total=total)
-
 
 def like(text: str) -> str:
     """A LIKE pattern matching the text anywhere, with wildcards in it taken literally."""

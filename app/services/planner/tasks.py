@@ -20,7 +20,8 @@ from app.extensions import db
 from app.models import Sector, Site, User
 from app.models.thinker import AuthorProfile, ContentStrategy
 from app.models.planner import TASK_STATUSES, Idea, Task
-from app.services.planner.ideas import Page, parse_ids, like, paginate
+from app.services.paging import Page, paginate
+from app.services.planner.ideas import like, parse_ids
 
 MAX_SELECTION = 500
 

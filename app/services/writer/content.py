@@ -16,7 +16,8 @@ from app.models import Sector, User
 from app.models.planner import CONTENT_TYPES, Task
 from app.models.writer import CONTENT_STATUSES, Content, ContentVersion
 from app.services.ai.output import clean_text, sanitize_html
-from app.services.planner.ideas import Page, like, paginate, parse_ids
+from app.services.paging import Page, paginate
+from app.services.planner.ideas import like, parse_ids
 from app.services.planner.keywords import _safe_cell as safe_cell  # spreadsheet formula injection guard
 from app.services.writer import text
 
