@@ -92,6 +92,21 @@ def test_when_a_job_ends_its_last_progress_fragment_updates_the_credits_badge(ap
     assert "hx-swap-oob" not in web.get(f"/jobs/{job_id}").get_data(as_text=True)
 
 
+def test_the_dashboard_credits_card_reloads_itself_when_a_job_ends(app, ids):
+    web = signed_in(app, EMAIL)
+    job_id = start_job(app, ids, NothingToDoJob.name, reserve=25)
+    card = re.compile(r'<section class="card" id="dashboard-credits" hx-get="/" hx-trigger="job-finished from:body"'
+                      r'\s+hx-select="#dashboard-credits" hx-swap="outerHTML">.*?data-testid="dashboard-credits">([\d,]+)<',
+                      re.S)
+    before = card.search(web.get("/").get_data(as_text=True))
+    assert before and before.group(1) == f"{ids['start'] - 25:,}"
+    run_worker(app)
+    assert web.get(f"/jobs/{job_id}/progress", headers=HTMX).headers["HX-Trigger"].count("job-finished") == 1
+    # What the card's own request (after job-finished) gets back: the refunded balance.
+    after = card.search(web.get("/", headers=HTMX).get_data(as_text=True))
+    assert after and after.group(1) == f"{ids['start']:,}"
+
+
 # ----------------------------------------------------------------------------- phases in words, time left
 
 
