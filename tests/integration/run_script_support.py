@@ -264,7 +264,7 @@ class Browser:
         return match.group(1)
 
     def submit(self, page: str, *, form_id: str | None = None, action: str | None = None,
-               changes: dict | None = None, use_formaction: bool = False) -> str:
+               changes: dict | None = None) -> str:
         """Send a form of the page as a browser would (optionally with some values changed)."""
         here = urllib.parse.urlsplit(self.last_url).path  # a form without an action posts to its page
         forms = [f for f in forms_of(page) if (form_id is None or f["id"] == form_id)
@@ -274,8 +274,7 @@ class Browser:
         fields = [(k, v) for k, v in form["fields"] if k not in (changes or {})]
         for key, value in (changes or {}).items():
             fields += [(key, v) for v in (value if isinstance(value, list) else [value])]
-        target = form["formactions"][0] if use_formaction else (form["action"] or here)
-        return self.post(target, fields)
+        return self.post(form["action"] or here, fields)
 
     def upload(self, path: str, *, field: str, filename: str, content: bytes, fields: dict) -> str:
         boundary = uuid.uuid4().hex

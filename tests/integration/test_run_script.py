@@ -185,7 +185,7 @@ def test_a_50k_keyword_import_runs_while_clustering_and_idea_jobs_run(run):
         page = browser.post("/planner/ideas/generate/estimate",
                             [("csrf_token", browser.token(page)), ("per_cluster", "2")]
                             + [("cluster_ids", str(i)) for i in chunk])
-        browser.submit(page, form_id="ideas-generate-form", use_formaction=True)
+        browser.submit(page, form_id="ideas-confirm-form")
         idea_jobs.append(_job_id(browser.last_url))
 
     jobs = [import_job, cluster_job, *idea_jobs]
