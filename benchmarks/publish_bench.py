@@ -24,15 +24,22 @@ from _setup import fresh_app, make_sector  # noqa: E402
 CREDENTIALS = Path("/var/lib/igny8-wordpress/credentials.json")
 
 
-class TimedTransport(httpx2.HTTPTransport):
-    """Counts the wall time spent waiting for WordPress (request sent → body read)."""
+class TimedTransport(httpx2.BaseTransport):
+    """Wraps the product's guarded transport and counts the wall time spent waiting for WordPress
+    (request sent → body read)."""
 
     spent = 0.0
     requests = 0
 
+    def __init__(self, inner: httpx2.BaseTransport) -> None:
+        self.inner = inner
+
+    def close(self) -> None:
+        self.inner.close()
+
     def handle_request(self, request):
         started = time.perf_counter()
-        response = super().handle_request(request)
+        response = self.inner.handle_request(request)
         response.read()
         TimedTransport.spent += time.perf_counter() - started
         TimedTransport.requests += 1
@@ -40,10 +47,11 @@ class TimedTransport(httpx2.HTTPTransport):
 
 
 def timed_client(*, timeout: float) -> httpx2.Client:
-    from app.services.publishing.transport import USER_AGENT, _tls_context
+    from app.services import outbound
+    from app.services.publishing.transport import USER_AGENT
 
     return httpx2.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT},
-                         transport=TimedTransport(verify=_tls_context()))
+                         transport=TimedTransport(outbound.GuardedTransport(outbound.Policy.from_config())))
 
 
 def png(seed: int) -> bytes:

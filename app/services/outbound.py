@@ -185,7 +185,7 @@ def _tls_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context(trust_env=False)
 
 
-class _GuardedTransport(httpx2.HTTPTransport):
+class GuardedTransport(httpx2.HTTPTransport):
     """httpx2's transport on a connection pool that uses the guarded backend (and no proxies)."""
 
     def __init__(self, policy: Policy) -> None:
@@ -198,7 +198,7 @@ def guarded_client(*, timeout: float = DEFAULT_TIMEOUT, policy: Policy | None = 
                    user_agent: str = USER_AGENT) -> httpx2.Client:
     """An httpx2 client whose every connection (each redirect hop included) goes to checked addresses only;
     it never follows redirects itself."""
-    return httpx2.Client(transport=_GuardedTransport(policy or Policy.from_config()),
+    return httpx2.Client(transport=GuardedTransport(policy or Policy.from_config()),
                          timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
                          follow_redirects=False, trust_env=False, headers={"User-Agent": user_agent})
 
