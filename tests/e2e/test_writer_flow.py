@@ -159,8 +159,8 @@ def test_tasks_to_approved_article_with_editor_images_and_credits(app, page: Pag
     expect(preview.get_by_test_id("preview-featured")).to_be_visible()
     in_article = image_count - 1
     expect(preview.locator("figure img")).to_have_count(image_count)
-    assert all(preview.locator("figure img").nth(i).evaluate("img => img.naturalWidth > 0")
-               for i in range(image_count))
+    page.wait_for_function("""() => [...document.querySelectorAll("[data-testid=preview] figure img")]
+        .every(img => img.complete && img.naturalWidth > 0)""")  # every file is served and decodes
     body = rich_editor(page)
     expect(body.locator("figure img")).to_have_count(in_article)
     expect(body.locator("figure figcaption")).to_have_count(in_article)
