@@ -254,3 +254,39 @@ def test_source_view_edit_is_saved_and_cleaned_by_the_server(app, page: Page, li
     # While it sat in the editor, the page's policy refused to run the handler typed into the source view;
     # the editor's own scripts and styles were never refused.
     assert all("inline event handler" in message for message in refused), refused
+
+
+def test_a_stale_save_from_the_rich_text_editor_is_refused_and_keeps_the_edit(app, page: Page, live_server, worker):
+    ids = setup_account(app)
+    world = make_tasks(app, ids["account"], TITLES[:1])
+    sign_in(page, EMAIL)
+    page.goto("/writer/tasks")
+    page.locator("#writer-tasks-list input[data-check-all]").check()
+    page.get_by_test_id("write-selected").click()
+    page.get_by_test_id("confirm-generate").click()
+    run_to_success(page)
+    page.get_by_test_id("run-results").get_by_role("link", name="Open the article").click()
+    article_url = page.url
+    mine = rich_editor(page)
+
+    # Someone else saves the same article in another tab meanwhile.
+    other = page.context.new_page()
+    other.goto(article_url)
+    theirs = rich_editor(other)
+    theirs.locator("p").first.click()
+    other.keyboard.press("End")
+    other.keyboard.type(" Their change.")
+    other.get_by_test_id("save").click()
+    expect(other.locator("#flash")).to_contain_text("Saved.")
+    other.close()
+
+    # My save is refused with a message, and my text is still in the editor to save again.
+    mine.locator("p").first.click()
+    page.keyboard.press("End")
+    page.keyboard.type(" My own change.")
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("editor-error")).to_be_visible()
+    expect(rich_editor(page)).to_contain_text("My own change.")
+    stored = articles(app, ids["account"])[0]
+    assert stored["version"] == 2 and "Their change." in stored["body"] and "My own change." not in stored["body"]
+    assert world["tasks"]
