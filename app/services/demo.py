@@ -1,9 +1,9 @@
 """Demo data for trying IGNY8 on a laptop: a demo account taken through the pipeline, and an operator.
 
 The tour is made by the product's own services with the offline demo AI provider — the same import,
-clustering, idea, task, writing, image, review and scheduling calls a person's clicks make, with the jobs run the way a worker runs them —
-so what the demo shows is what the product does. Each step runs only when its stage is still empty,
-so running it again adds nothing and a tour interrupted half-way is completed.
+clustering, idea, task, writing, image, review and scheduling calls a person's clicks make, with the jobs
+run the way a worker runs them — so what the demo shows is what the product does. Each step runs only
+when its stage is still empty, so running it again adds nothing and a tour interrupted half-way is completed.
 """
 
 from __future__ import annotations

@@ -115,7 +115,8 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
     for content_id, when in scheduled:
         title = next(t for i, t, _s in rows["articles"] if i == content_id)
         assert title in calendar and when.strftime("%a %d %b %Y %H:%M") in calendar
-    note = f'Waiting for a WordPress connection — <a href="/sites/{rows["site_id"]}#wordpress">connect the site to publish</a>'
+    note = (f'Waiting for a WordPress connection — <a href="/sites/{rows["site_id"]}#wordpress">'
+            "connect the site to publish</a>")
     assert calendar.count(note) == 2
     month = html.unescape(web.get(f"/publisher/calendar?month={scheduled[0][1]:%Y-%m}").get_data(as_text=True))
     assert rows["articles"][0][1] in month

@@ -209,7 +209,8 @@ def hold_unconnected(now=None) -> int:
             if already_told is None:
                 site = db.session.get(Site, publication.site_id)
                 content = db.session.get(Content, publication.content_id)
-                notify(account_id=account_id, title=f"{site.name}: articles are waiting for a WordPress connection"[:200],
+                notify(account_id=account_id,
+                       title=f"{site.name}: articles are waiting for a WordPress connection"[:200],
                        body=f"“{content.title}” was due to publish, but {site.name} is not connected to WordPress. "
                             "It waits, with the site's other due articles; connect the site to publish them.",
                        link=f"/sites/{site.id}#wordpress", level="warning", user_ids=people_to_tell(publication))
