@@ -80,6 +80,8 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
     # Articles written from the first tasks, with their featured and in-article images: two scheduled, one
     # approved for the visitor to schedule, and one waiting in review.
     assert [status for _id, _title, status in rows["articles"]] == ["scheduled", "scheduled", "approved", "review"]
+    # The demo label appears once, even though the ideas behind the articles already carry it.
+    assert all(title.startswith("Demo: ") and "Demo: Demo:" not in title for _id, title, _s in rows["articles"])
     assert all(status == "generated" for _c, _kind, status in rows["images"])
     assert {content_id for content_id, kind, _s in rows["images"] if kind == "featured"} == \
         {content_id for content_id, _t, _s in rows["articles"]}
