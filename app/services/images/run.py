@@ -306,3 +306,4 @@ def release_unmade(job: Job, reason: str) -> None:
             touched.add(image.content_id)
     for content_id in sorted(touched):
         place_in_article(content_id, user_id=job.created_by_id)
+    db.session.flush()  # stamped with the bound account now, before the refund looks across accounts

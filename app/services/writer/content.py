@@ -284,12 +284,21 @@ def delete_content(*, content_ids: list) -> tuple[int, list[str]]:
     kept = [c.title for c in rows if c.status in ("scheduled", "published")]
     doomed = [c for c in rows if c.status not in ("scheduled", "published")]
     task_ids = [c.task_id for c in doomed if c.task_id]
+    from app.models import ContentImage
+    from app.services.images import storage
+
+    # Locked, so an image run cannot record a new file for these images between this read and the commit.
+    files = list(db.session.scalars(select(ContentImage.file_key).where(
+        ContentImage.content_id.in_([c.id for c in doomed]), ContentImage.file_key.is_not(None)).with_for_update()))
     for content in doomed:
         db.session.delete(content)
     db.session.flush()
     for task in db.session.scalars(select(Task).where(Task.id.in_(task_ids))):
         task.status, task.error = "queued", None
     db.session.commit()
+    store = storage.storage()
+    for key in files:  # only once the rows are gone; a file already missing is fine
+        store.delete(key)
     return len(doomed), kept
 
 
