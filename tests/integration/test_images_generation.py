@@ -220,8 +220,17 @@ def test_cost_truth_splits_each_articles_credits_into_text_prompts_and_images_an
     start_images(app, ids, [made[0]])
     spent = start - ledger(app, out["account"])["balance"]
     with app.app_context(), tenancy.account_scope(out["account"]):
+        from sqlalchemy import select
+
+        from app.models import Content
+        from app.services.writer import listing
+
         found = costs.article_costs(made)
+        # The content list sorts by the same sum, computed in SQL.
+        in_sql = dict(db.session.execute(select(Content.id, listing.credits_spent()).where(Content.id.in_(made))).all())
         db.session.remove()
+    assert {cid: round(value, 2) for cid, value in in_sql.items()} == {
+        cid: found[cid]["total"]["credits"] for cid in made}
     first, second = found[made[0]], found[made[1]]
     assert first["text"]["credits"] > 0 and second["text"]["credits"] > 0
     assert first["prompts"]["credits"] == second["prompts"]["credits"] > 0  # one run for both, shared evenly
