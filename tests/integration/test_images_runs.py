@@ -276,3 +276,15 @@ def test_regenerating_deletes_the_old_file_only_once_the_new_one_is_stored(app, 
     assert new["file_key"] != image["file_key"]
     assert new["file_key"] in files_in(app) and image["file_key"] not in files_in(app)
     assert len(files_in(app)) == 3
+
+
+def test_deleting_a_site_deletes_its_image_files(app, two_articles):
+    ids = two_articles
+    start_images(app, ids, ids["contents"], tier="testing")
+    run_worker(app)
+    assert len(files_in(app)) == 6
+    web = signed_in(app, EMAIL)
+    response = web.post(f"/sites/{ids['site']}/delete", {"del-confirm_name": "Coffee Blog"},
+                        token_from=f"/sites/{ids['site']}")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/sites/")
+    assert files_in(app) == set()
