@@ -337,7 +337,7 @@ class OpenAIProvider(Provider):
         except openai.OpenAIError as exc:
             raise self._explain(exc, model_id) from exc
         finally:
-            client.close()
+            self._done(client)  # a batch's shared client (keep_open) stays open for the other images
         mime = f"image/{(response.output_format or 'png').replace('jpg', 'jpeg')}"
         images = []
         for item in response.data or []:
