@@ -60,18 +60,24 @@ def upload_media(client: WordPressClient, publication: Publication, *, data: byt
         raise PermanentError(f"“{filename}” is a {mime or 'file of unknown type'}, not an image WordPress "
                              "takes (JPEG, PNG, WebP or GIF).", reason="rejected")
     digest = hashlib.sha256(data).hexdigest()
-    row = records.step(publication, "media", digest)
-    if row.status == "done" and row.wp_id:
-        return {"id": row.wp_id, "url": row.url}
     token = hashlib.sha256(f"{publication.marker}:{digest}".encode()).hexdigest()[:10]
     name = f"{_media_slug(filename)[:80]}-{token}{MIME_EXTENSIONS[mime]}"
+    # A new step is stored with the file name the upload is about to use (it stays "started" until
+    # WordPress answers), so a retry after a lost answer knows to look for it.
+    row = records.step(publication, "media", digest, detail={"filename": name})
+    if row.status == "done" and row.wp_id:
+        return {"id": row.wp_id, "url": row.url}
     slug = _media_slug(name)
+    fields = {"alt_text": alt, "caption": caption, "title": title or PurePosixPath(filename).stem}
     found = client.request("GET", "/wp/v2/media", params={"slug": slug, "context": "edit"}) \
-        if row.status == "started" and row.detail else []
+        if not row.new and row.status == "started" and row.detail else []
     if not found:
-        records.note_step(row, {"filename": name})  # the step stays "started" until WordPress answers
+        if not row.new:
+            records.note_step(row, {"filename": name})
         try:
-            media = client.upload_media(data, filename=name, content_type=mime)
+            # The slug is given too: WordPress would otherwise derive it from the title, and the lookup
+            # after a lost answer finds the upload by the slug of its unique file name.
+            media = client.upload_media(data, filename=name, content_type=mime, fields={**fields, "slug": slug})
         except PermanentError as exc:
             if exc.reason == "too_large" or exc.status == 413:
                 raise PermanentError(f"WordPress refused the image “{filename}” ({len(data) / 1e6:.1f} MB) as too "
@@ -81,10 +87,18 @@ def upload_media(client: WordPressClient, publication: Publication, *, data: byt
                                  status=exc.status, wp_code=exc.wp_code) from exc
     else:
         media = found[0]
-    media = client.request("POST", f"/wp/v2/media/{media['id']}",
-                           json={"alt_text": alt, "caption": caption, "title": title or PurePosixPath(filename).stem})
+    if not _has_fields(media, fields):  # adopted after a lost answer, or WordPress ignored them on upload
+        media = client.request("POST", f"/wp/v2/media/{media['id']}", json=fields)
     records.finish_step(row, wp_id=media["id"], url=media.get("source_url"), detail={"filename": name})
     return {"id": media["id"], "url": media.get("source_url")}
+
+
+def _has_fields(media: dict, fields: dict) -> bool:
+    """Whether WordPress's answer shows the alt text, caption and title that were sent."""
+    def raw(value):
+        return (value or {}).get("raw") if isinstance(value, dict) else value
+    return (raw(media.get("alt_text")) == fields["alt_text"] and raw(media.get("caption")) == fields["caption"]
+            and raw(media.get("title")) == fields["title"])
 
 
 def clean_term_name(name: str) -> str:

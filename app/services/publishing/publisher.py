@@ -191,13 +191,15 @@ def _settle(publication: Publication, content: Content, post: dict, problems: li
 
 def publish_publication(publication_id: int) -> dict:
     """Publish (or update) the article of a publication; a second worker at the same time does nothing."""
-    token = records.take_lease(publication_id)
-    if token is None:
-        return {"publication_id": publication_id, "message": "Another worker is publishing this article right now."}
-    try:
-        return _publish(publication_id)
-    finally:
-        records.release_lease(publication_id, token)
+    with records.records_connection():
+        token = records.take_lease(publication_id)
+        if token is None:
+            return {"publication_id": publication_id,
+                    "message": "Another worker is publishing this article right now."}
+        try:
+            return _publish(publication_id)
+        finally:
+            records.release_lease(publication_id, token)
 
 
 def _publish(publication_id: int) -> dict:
