@@ -102,7 +102,7 @@ def _payload(client: WordPressClient, publication: Publication, content: Content
                            if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "tags", n)))]
         if not payload["categories"]:
             del payload["categories"]
-    meta = seo.meta_for(client, site.id, publication.wp_type, content)
+    meta = seo.meta_for(client, site.id, publication.wp_type, content, settings=settings)
     if meta:
         payload["meta"] = meta
     return payload
@@ -203,18 +203,19 @@ def publish_publication(publication_id: int) -> dict:
 
 
 def _publish(publication_id: int) -> dict:
-    publication = records.get_publication(publication_id)
-    db.session.refresh(publication)
+    publication = records.get_publication(publication_id, fresh=True)
     content = db.session.scalars(select(Content).options(undefer(Content.body_html))
-                                 .where(Content.id == publication.content_id)).one()
+                                 .where(Content.id == publication.content_id)
+                                 .execution_options(populate_existing=True)).one()
     if publication.status == "published" and publication.published_version == content.version:
         return {"publication_id": publication.id, "message": "Already published; nothing changed since."}
     if content.status not in ("approved", "scheduled", "published"):
         _fail(publication, content, f"Only approved articles are published; “{content.title}” is {content.status}.")
         raise DomainError(publication.last_error)
     site = db.session.get(Site, publication.site_id)
-    publication.status, publication.attempts = "publishing", publication.attempts + 1
-    db.session.commit()
+    # Stored at once on the records connection; the session is not committed here, so the article, its
+    # site and its publication stay loaded for the run instead of being read again.
+    records.mark_publishing(publication)
     try:
         with client_for(site, timeout=current_app.config["WORDPRESS_TIMEOUT_SECONDS"]) as client:
             payload = _payload(client, publication, content, site)
@@ -227,6 +228,7 @@ def _publish(publication_id: int) -> dict:
         db.session.rollback()
         _fail(publication, content, exc.message)
         raise DomainError(exc.message) from exc
+    result = {"publication_id": publication_id, "wp_post_id": publication.wp_post_id, "link": post.get("link"),
+              "status": post.get("status"), "problems": problems}
     _settle(publication, content, post, problems)
-    return {"publication_id": publication.id, "wp_post_id": publication.wp_post_id, "link": publication.wp_link,
-            "status": publication.wp_status, "problems": problems}
+    return result

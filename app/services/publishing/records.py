@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import NotFound
 from app.extensions import db
@@ -27,9 +28,12 @@ def wp_type_for(content: Content) -> str:
     return "pages" if content.content_type == "page" else "posts"
 
 
-def get_publication(publication_id: int) -> Publication:
-    """A publication of the bound account, or NotFound."""
-    row = db.session.scalars(select(Publication).where(Publication.id == publication_id)).first()
+def get_publication(publication_id: int, *, fresh: bool = False) -> Publication:
+    """A publication of the bound account, or NotFound (`fresh`: as stored now, even if already loaded)."""
+    query = select(Publication).where(Publication.id == publication_id)
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    row = db.session.scalars(query).first()
     if row is None:
         raise NotFound("That publication does not exist or you do not have access to it.")
     return row
@@ -70,6 +74,17 @@ def release_lease(publication_id: int, token: str) -> None:
         conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
                                                  PUBLICATIONS.c.lease_token == token)
                      .values(lease_token=None, lease_until=None))
+
+
+def mark_publishing(publication: Publication) -> None:
+    """Store "publishing" and one more attempt on the publication at once (records connection), and show
+    them on the loaded row without making the session's transaction commit."""
+    attempts = (publication.attempts or 0) + 1
+    with _quick() as conn:
+        conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication.id)
+                     .values(status="publishing", attempts=attempts))
+    set_committed_value(publication, "status", "publishing")
+    set_committed_value(publication, "attempts", attempts)
 
 
 @dataclass
