@@ -107,29 +107,48 @@ def clean_term_name(name: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()[:TERM_NAME_MAX]
 
 
-def term_id(client: WordPressClient, publication: Publication, taxonomy: str, name: str) -> int | None:
-    """The id of a category or tag named `name`, made when missing (an existing one is reused)."""
-    name = clean_term_name(name)
-    if not name:
-        return None
-    kind = "category" if taxonomy == "categories" else "tag"
-    row = records.step(publication, kind, name.casefold())
-    if row.status == "done" and row.wp_id:
-        return row.wp_id
-    for term in client.request("GET", f"/wp/v2/{taxonomy}", params={"search": name, "per_page": 100}):
-        if clean_term_name(term.get("name", "")).casefold() == name.casefold():
-            records.finish_step(row, wp_id=term["id"], detail={"name": name})
-            return term["id"]
+def _slug_guess(name: str) -> str:
+    """The slug WordPress gives a plain name (lower case, hyphens); a wrong guess only costs a create call."""
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+
+
+def _create_term(client: WordPressClient, taxonomy: str, name: str) -> int:
+    """Make a term; an existing one of that name (WordPress answers term_exists with its id) is reused."""
     try:
-        made = client.request("POST", f"/wp/v2/{taxonomy}", json={"name": name})
-        new_id = made["id"]
+        return client.request("POST", f"/wp/v2/{taxonomy}", json={"name": name})["id"]
     except WordPressError as exc:
         existing = ((exc.data or {}).get("data") or {}).get("term_id")
         if exc.wp_code != "term_exists" or existing is None:
             raise
-        new_id = existing
-    records.finish_step(row, wp_id=new_id, detail={"name": name})
-    return new_id
+        return existing
+
+
+def term_ids(client: WordPressClient, publication: Publication, taxonomy: str, names: list[str]) -> list[int]:
+    """The ids of categories or tags by name, made when missing (existing ones are reused): one lookup
+    for all of them, then a create call for each one not found. Each is a step, so a retry reuses it."""
+    kind = "category" if taxonomy == "categories" else "tag"
+    order, ids, missing = [], {}, []
+    for raw in names:
+        name = clean_term_name(raw)
+        if not name or name.casefold() in order:
+            continue
+        order.append(name.casefold())
+        row = records.step(publication, kind, name.casefold())
+        if row.status == "done" and row.wp_id:
+            ids[name.casefold()] = row.wp_id
+        else:
+            missing.append((name, row))
+    if missing:
+        slugs = ",".join(s for s in dict.fromkeys(_slug_guess(n) for n, _ in missing) if s)
+        found: dict[str, int] = {}
+        for term in (client.request("GET", f"/wp/v2/{taxonomy}", params={"slug": slugs, "per_page": 100})
+                     if slugs else []):
+            found.setdefault(clean_term_name(term.get("name", "")).casefold(), term["id"])
+        for name, row in missing:
+            term_id = found.get(name.casefold()) or _create_term(client, taxonomy, name)
+            records.finish_step(row, wp_id=term_id, detail={"name": name})
+            ids[name.casefold()] = term_id
+    return [ids[n] for n in order]
 
 
 def term_names(content: Content, *, category_source: str, default_category: str, max_tags: int) -> tuple[list, list]:

@@ -96,10 +96,8 @@ def _payload(client: WordPressClient, publication: Publication, content: Content
     if publication.wp_type == "posts":
         categories, tags = assets.term_names(content, category_source=settings.category_source,
                                              default_category=settings.default_category, max_tags=settings.max_tags)
-        payload["categories"] = [i for n in categories
-                                 if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "categories", n)))]
-        payload["tags"] = [i for n in tags
-                           if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "tags", n)))]
+        payload["categories"] = _with_retries(lambda: assets.term_ids(client, publication, "categories", categories))
+        payload["tags"] = _with_retries(lambda: assets.term_ids(client, publication, "tags", tags))
         if not payload["categories"]:
             del payload["categories"]
     meta = seo.meta_for(client, site.id, publication.wp_type, content, settings=settings)
