@@ -162,15 +162,28 @@ def resolve(host: str, port: int, policy: Policy) -> list[IPAddress]:
 
 
 class _GuardedBackend(httpcore2.SyncBackend):
-    """Opens connections only to checked addresses, and to exactly the address it checked."""
+    """Opens connections only to checked addresses, and to exactly the address it checked.
+
+    The addresses a host resolved to and passed the check are kept for the life of the backend (one
+    client, e.g. one publish run): a server that closes every connection (PHP's, many shared hosts)
+    then costs one lookup per run, not one per request, and every connection of the run goes to
+    the same vetted address."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self._vetted: dict[tuple[str, int], list[IPAddress]] = {}
+
+    def addresses(self, host: str, port: int) -> list[IPAddress]:
+        """The checked addresses of a host (looked up and checked on first use by this backend)."""
+        key = (host, port)
+        if key not in self._vetted:
+            self._vetted[key] = resolve(host, port, self.policy)
+        return self._vetted[key]
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable | None = None) -> httpcore2.NetworkStream:
         failure: Exception | None = None
-        for ip in resolve(host, port, self.policy):
+        for ip in self.addresses(host, port):
             try:
                 return super().connect_tcp(str(ip), port, timeout=timeout, local_address=local_address,
                                            socket_options=socket_options)
@@ -189,7 +202,9 @@ class GuardedTransport(httpx2.HTTPTransport):
     """httpx2's transport on a connection pool that uses the guarded backend (and no proxies)."""
 
     def __init__(self, policy: Policy) -> None:
-        super().__init__(trust_env=False)
+        # The shared TLS context is passed in, so the parent does not load the CA bundle again just to
+        # build a pool that is replaced at once.
+        super().__init__(verify=_tls_context(), trust_env=False)
         self._pool = httpcore2.ConnectionPool(  # the pool HTTPTransport sends through
             ssl_context=_tls_context(), network_backend=_GuardedBackend(policy))
 

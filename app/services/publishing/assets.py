@@ -60,18 +60,24 @@ def upload_media(client: WordPressClient, publication: Publication, *, data: byt
         raise PermanentError(f"“{filename}” is a {mime or 'file of unknown type'}, not an image WordPress "
                              "takes (JPEG, PNG, WebP or GIF).", reason="rejected")
     digest = hashlib.sha256(data).hexdigest()
-    row = records.step(publication, "media", digest)
-    if row.status == "done" and row.wp_id:
-        return {"id": row.wp_id, "url": row.url}
     token = hashlib.sha256(f"{publication.marker}:{digest}".encode()).hexdigest()[:10]
     name = f"{_media_slug(filename)[:80]}-{token}{MIME_EXTENSIONS[mime]}"
+    # A new step is stored with the file name the upload is about to use (it stays "started" until
+    # WordPress answers), so a retry after a lost answer knows to look for it.
+    row = records.step(publication, "media", digest, detail={"filename": name})
+    if row.status == "done" and row.wp_id:
+        return {"id": row.wp_id, "url": row.url}
     slug = _media_slug(name)
+    fields = {"alt_text": alt, "caption": caption, "title": title or PurePosixPath(filename).stem}
     found = client.request("GET", "/wp/v2/media", params={"slug": slug, "context": "edit"}) \
-        if row.status == "started" and row.detail else []
+        if not row.new and row.status == "started" and row.detail else []
     if not found:
-        records.note_step(row, {"filename": name})  # the step stays "started" until WordPress answers
+        if not row.new:
+            records.note_step(row, {"filename": name})
         try:
-            media = client.upload_media(data, filename=name, content_type=mime)
+            # The slug is given too: WordPress would otherwise derive it from the title, and the lookup
+            # after a lost answer finds the upload by the slug of its unique file name.
+            media = client.upload_media(data, filename=name, content_type=mime, fields={**fields, "slug": slug})
         except PermanentError as exc:
             if exc.reason == "too_large" or exc.status == 413:
                 raise PermanentError(f"WordPress refused the image “{filename}” ({len(data) / 1e6:.1f} MB) as too "
@@ -81,10 +87,18 @@ def upload_media(client: WordPressClient, publication: Publication, *, data: byt
                                  status=exc.status, wp_code=exc.wp_code) from exc
     else:
         media = found[0]
-    media = client.request("POST", f"/wp/v2/media/{media['id']}",
-                           json={"alt_text": alt, "caption": caption, "title": title or PurePosixPath(filename).stem})
+    if not _has_fields(media, fields):  # adopted after a lost answer, or WordPress ignored them on upload
+        media = client.request("POST", f"/wp/v2/media/{media['id']}", json=fields)
     records.finish_step(row, wp_id=media["id"], url=media.get("source_url"), detail={"filename": name})
     return {"id": media["id"], "url": media.get("source_url")}
+
+
+def _has_fields(media: dict, fields: dict) -> bool:
+    """Whether WordPress's answer shows the alt text, caption and title that were sent."""
+    def raw(value):
+        return (value or {}).get("raw") if isinstance(value, dict) else value
+    return (raw(media.get("alt_text")) == fields["alt_text"] and raw(media.get("caption")) == fields["caption"]
+            and raw(media.get("title")) == fields["title"])
 
 
 def clean_term_name(name: str) -> str:
@@ -93,29 +107,48 @@ def clean_term_name(name: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()[:TERM_NAME_MAX]
 
 
-def term_id(client: WordPressClient, publication: Publication, taxonomy: str, name: str) -> int | None:
-    """The id of a category or tag named `name`, made when missing (an existing one is reused)."""
-    name = clean_term_name(name)
-    if not name:
-        return None
-    kind = "category" if taxonomy == "categories" else "tag"
-    row = records.step(publication, kind, name.casefold())
-    if row.status == "done" and row.wp_id:
-        return row.wp_id
-    for term in client.request("GET", f"/wp/v2/{taxonomy}", params={"search": name, "per_page": 100}):
-        if clean_term_name(term.get("name", "")).casefold() == name.casefold():
-            records.finish_step(row, wp_id=term["id"], detail={"name": name})
-            return term["id"]
+def _slug_guess(name: str) -> str:
+    """The slug WordPress gives a plain name (lower case, hyphens); a wrong guess only costs a create call."""
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+
+
+def _create_term(client: WordPressClient, taxonomy: str, name: str) -> int:
+    """Make a term; an existing one of that name (WordPress answers term_exists with its id) is reused."""
     try:
-        made = client.request("POST", f"/wp/v2/{taxonomy}", json={"name": name})
-        new_id = made["id"]
+        return client.request("POST", f"/wp/v2/{taxonomy}", json={"name": name})["id"]
     except WordPressError as exc:
         existing = ((exc.data or {}).get("data") or {}).get("term_id")
         if exc.wp_code != "term_exists" or existing is None:
             raise
-        new_id = existing
-    records.finish_step(row, wp_id=new_id, detail={"name": name})
-    return new_id
+        return existing
+
+
+def term_ids(client: WordPressClient, publication: Publication, taxonomy: str, names: list[str]) -> list[int]:
+    """The ids of categories or tags by name, made when missing (existing ones are reused): one lookup
+    for all of them, then a create call for each one not found. Each is a step, so a retry reuses it."""
+    kind = "category" if taxonomy == "categories" else "tag"
+    order, ids, missing = [], {}, []
+    for raw in names:
+        name = clean_term_name(raw)
+        if not name or name.casefold() in order:
+            continue
+        order.append(name.casefold())
+        row = records.step(publication, kind, name.casefold())
+        if row.status == "done" and row.wp_id:
+            ids[name.casefold()] = row.wp_id
+        else:
+            missing.append((name, row))
+    if missing:
+        slugs = ",".join(s for s in dict.fromkeys(_slug_guess(n) for n, _ in missing) if s)
+        found: dict[str, int] = {}
+        for term in (client.request("GET", f"/wp/v2/{taxonomy}", params={"slug": slugs, "per_page": 100})
+                     if slugs else []):
+            found.setdefault(clean_term_name(term.get("name", "")).casefold(), term["id"])
+        for name, row in missing:
+            term_id = found.get(name.casefold()) or _create_term(client, taxonomy, name)
+            records.finish_step(row, wp_id=term_id, detail={"name": name})
+            ids[name.casefold()] = term_id
+    return [ids[n] for n in order]
 
 
 def term_names(content: Content, *, category_source: str, default_category: str, max_tags: int) -> tuple[list, list]:

@@ -96,13 +96,11 @@ def _payload(client: WordPressClient, publication: Publication, content: Content
     if publication.wp_type == "posts":
         categories, tags = assets.term_names(content, category_source=settings.category_source,
                                              default_category=settings.default_category, max_tags=settings.max_tags)
-        payload["categories"] = [i for n in categories
-                                 if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "categories", n)))]
-        payload["tags"] = [i for n in tags
-                           if (i := _with_retries(lambda n=n: assets.term_id(client, publication, "tags", n)))]
+        payload["categories"] = _with_retries(lambda: assets.term_ids(client, publication, "categories", categories))
+        payload["tags"] = _with_retries(lambda: assets.term_ids(client, publication, "tags", tags))
         if not payload["categories"]:
             del payload["categories"]
-    meta = seo.meta_for(client, site.id, publication.wp_type, content)
+    meta = seo.meta_for(client, site.id, publication.wp_type, content, settings=settings)
     if meta:
         payload["meta"] = meta
     return payload
@@ -191,20 +189,22 @@ def _settle(publication: Publication, content: Content, post: dict, problems: li
 
 def publish_publication(publication_id: int) -> dict:
     """Publish (or update) the article of a publication; a second worker at the same time does nothing."""
-    token = records.take_lease(publication_id)
-    if token is None:
-        return {"publication_id": publication_id, "message": "Another worker is publishing this article right now."}
-    try:
-        return _publish(publication_id)
-    finally:
-        records.release_lease(publication_id, token)
+    with records.records_connection():
+        token = records.take_lease(publication_id)
+        if token is None:
+            return {"publication_id": publication_id,
+                    "message": "Another worker is publishing this article right now."}
+        try:
+            return _publish(publication_id)
+        finally:
+            records.release_lease(publication_id, token)
 
 
 def _publish(publication_id: int) -> dict:
-    publication = records.get_publication(publication_id)
-    db.session.refresh(publication)
+    publication = records.get_publication(publication_id, fresh=True)
     content = db.session.scalars(select(Content).options(undefer(Content.body_html))
-                                 .where(Content.id == publication.content_id)).one()
+                                 .where(Content.id == publication.content_id)
+                                 .execution_options(populate_existing=True)).one()
     if publication.status == "published" and publication.published_version == content.version:
         return {"publication_id": publication.id, "message": "Already published; nothing changed since."}
     if content.status not in ("approved", "scheduled", "published"):
@@ -216,8 +216,9 @@ def _publish(publication_id: int) -> dict:
         publication.status, publication.last_error = "scheduled", WAITING_FOR_CONNECTION
         db.session.commit()
         return {"publication_id": publication.id, "message": WAITING_FOR_CONNECTION}
-    publication.status, publication.attempts = "publishing", publication.attempts + 1
-    db.session.commit()
+    # Stored at once on the records connection; the session is not committed here, so the article, its
+    # site and its publication stay loaded for the run instead of being read again.
+    records.mark_publishing(publication)
     try:
         with client_for(site, timeout=current_app.config["WORDPRESS_TIMEOUT_SECONDS"]) as client:
             payload = _payload(client, publication, content, site)
@@ -230,6 +231,7 @@ def _publish(publication_id: int) -> dict:
         db.session.rollback()
         _fail(publication, content, exc.message)
         raise DomainError(exc.message) from exc
+    result = {"publication_id": publication_id, "wp_post_id": publication.wp_post_id, "link": post.get("link"),
+              "status": post.get("status"), "problems": problems}
     _settle(publication, content, post, problems)
-    return {"publication_id": publication.id, "wp_post_id": publication.wp_post_id, "link": publication.wp_link,
-            "status": publication.wp_status, "problems": problems}
+    return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.extensions import db
-from app.models import Content
+from app.models import Content, PublishSettings
 from app.services.publishing.settings import ensure_settings
 from app.services.publishing.wordpress import WordPressClient, WordPressError
 from app.timeutil import utcnow
@@ -34,9 +34,11 @@ def writable_fields(schema: dict) -> dict | None:
     return None
 
 
-def meta_for(client: WordPressClient, site_id: int, wp_type: str, content: Content) -> dict | None:
-    """The `meta` to send with a post, or None (the reason is noted once on the site's settings)."""
-    settings = ensure_settings(site_id)
+def meta_for(client: WordPressClient, site_id: int, wp_type: str, content: Content,
+             settings: PublishSettings | None = None) -> dict | None:
+    """The `meta` to send with a post, or None (the reason is noted once on the site's settings).
+    `settings`: the site's settings when the caller has loaded them already."""
+    settings = settings if settings is not None and settings.id is not None else ensure_settings(site_id)
     checked = settings.seo_checked_at
     if checked is None or checked < utcnow() - RECHECK:
         try:

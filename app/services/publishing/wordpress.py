@@ -225,8 +225,9 @@ class WordPressClient:
         """The signed-in user with roles and capabilities."""
         return self.request("GET", "/wp/v2/users/me", params={"context": "edit"})
 
-    def upload_media(self, data: bytes, *, filename: str, content_type: str) -> dict:
-        """Upload a file to the media library from raw bytes."""
+    def upload_media(self, data: bytes, *, filename: str, content_type: str, fields: dict | None = None) -> dict:
+        """Upload a file to the media library from raw bytes; `fields` (alt_text, caption, title) go in the
+        query string of the same request, which WordPress applies when it creates the attachment."""
         safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "")
-        return self.request("POST", "/wp/v2/media", content=data, headers={
+        return self.request("POST", "/wp/v2/media", params=fields, content=data, headers={
             "Content-Type": content_type, "Content-Disposition": f'attachment; filename="{safe_name}"'})
