@@ -20,14 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample; purity meets it on the tuning samples,
-# ARI on the samples made by make_labeled.py (synonyms sharing no word, modifiers shared across
-# topics) is still under it.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: purity meets it everywhere, ARI on the
+# first two; home (synonyms sharing no word, sibling topics such as wedding venues / photographers)
+# and the held-out sample are still under it.
 FLOORS = {  # sample: (ARI floor, purity floor)
     "keywords_labeled_2k.csv": (0.84, 0.90),        # (0.865, 0.925) coffee, fitness, garden, dogs
-    "keywords_labeled_business.csv": (0.76, 0.92),  # (0.781, 0.943) finance, software, travel, skincare
-    "keywords_labeled_home.csv": (0.76, 0.89),      # (0.788, 0.914) home, cars, education, weddings
-    "keywords_labeled_holdout.csv": (0.66, 0.82),   # (0.690, 0.849) held out of all tuning
+    "keywords_labeled_business.csv": (0.78, 0.92),  # (0.805, 0.943) finance, software, travel, skincare
+    "keywords_labeled_home.csv": (0.76, 0.89),      # (0.789, 0.914) home, cars, education, weddings
+    "keywords_labeled_holdout.csv": (0.64, 0.90),   # (0.666, 0.927) held out of all tuning
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 

@@ -53,6 +53,7 @@ PHRASE_BATCH = 256
 PHRASE_MAX_TOKENS = 32
 # A word whose (prior × selection) weight is below this is a modifier and is left out of the keyword's core.
 CORE_MIN_WEIGHT = 0.35
+CORE_PASSES = 2
 DEFAULT_TIGHTNESS = 0.5
 # Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between), before the adaptive shift; near
 # 0.1 keywords of one topic also part by intent modifier.
@@ -129,11 +130,26 @@ def embed(texts: list[str]) -> np.ndarray:
     word_vectors = _normalise(model.encode(list(vocabulary), normalize=False, use_multiprocessing=False))
     mix = csr_matrix((np.array(weights, np.float32), indices, indptr), shape=(len(texts), len(vocabulary)))
     # Words spread across unrelated groups of this selection are modifiers ("small business", "near me",
-    # a year, a city): they count for less, learned from the selection itself.
-    spread = _spread_weights(mix, word_vectors)
+    # a year, a city); the rest of each keyword is its core, read as one phrase. The groups come from the
+    # plain word-mean vectors first, then (CORE_PASSES > 1) from the phrase vectors of the pass before.
+    plain = _normalise(np.asarray(mix @ word_vectors))
     words_by_id = list(vocabulary)
+    encoded: dict[str, np.ndarray] = {}
+    for _ in range(CORE_PASSES):
+        spread = _spread_weights(mix, plain)
+        cores = _cores(words_by_id, indptr, indices, weights, spread)
+        fresh = sorted(set(cores) - set(encoded) - {""})
+        encoded.update(zip(fresh, encode_phrases(fresh)))
+        zero = np.zeros(PHRASE_DIM, np.float32)
+        plain = np.vstack([encoded.get(core, zero) for core in cores]) if cores else np.zeros((0, PHRASE_DIM))
+    return plain.astype(np.float32)
+
+
+def _cores(words_by_id: list[str], indptr: list[int], indices: list[int], weights: list[float],
+           spread: np.ndarray) -> list[str]:
+    """Each keyword's words whose (prior × selection) weight reaches CORE_MIN_WEIGHT, as one phrase."""
     cores: list[str] = []
-    for row in range(len(texts)):
+    for row in range(len(indptr) - 1):
         ids = indices[indptr[row]:indptr[row + 1]]
         if not ids:
             cores.append("")
@@ -141,10 +157,7 @@ def embed(texts: list[str]) -> np.ndarray:
         weight = [weights[i] * float(spread[w]) for i, w in zip(range(indptr[row], indptr[row + 1]), ids)]
         kept = [words_by_id[w] for w, x in zip(ids, weight) if x >= CORE_MIN_WEIGHT]
         cores.append(" ".join(kept) if kept else words_by_id[ids[int(np.argmax(weight))]])
-    distinct = sorted(set(cores) - {""})
-    position = {core: i for i, core in enumerate(distinct)}
-    phrase_vectors = np.vstack([encode_phrases(distinct), np.zeros((1, PHRASE_DIM), np.float32)])
-    return phrase_vectors[[position.get(core, len(distinct)) for core in cores]]
+    return cores
 
 
 def _load_phrase_model():
@@ -194,7 +207,7 @@ def encode_phrases(phrases: list[str]) -> np.ndarray:
     return _normalise(out)
 
 
-def _spread_weights(mix, word_vectors: np.ndarray) -> np.ndarray:
+def _spread_weights(mix, plain: np.ndarray) -> np.ndarray:
     """A factor in [SPREAD_FLOOR, 1] per word: how much of its keywords fall in one group of the selection.
 
     The keywords are grouped once by their plain embedding (k-means, about SPREAD_GROUP_SIZE per group).
@@ -208,7 +221,6 @@ def _spread_weights(mix, word_vectors: np.ndarray) -> np.ndarray:
     rows, vocab = mix.shape
     if rows < SPREAD_MIN_ROWS:
         return np.ones(vocab, dtype=np.float32)
-    plain = _normalise(np.asarray(mix @ word_vectors))
     k = min(max(2, rows // SPREAD_GROUP_SIZE), SPREAD_MAX_GROUPS)
     groups = _spherical_kmeans(plain, k)
     present = csr_matrix((np.ones(mix.nnz, np.float32), mix.indices, mix.indptr), shape=mix.shape)
