@@ -42,7 +42,7 @@ import numpy as np
 from app.services.planner.keyword_words import _word_weights, _words
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
-MODEL_NAME = "MiniLM-L6 (distilled, offline)"
+MODEL_NAME = "MiniLM-L6 (distilled words + int8 ONNX phrases, offline)"
 BUILD_SCRIPT = "scripts/build_embedding_model.py"
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 PHRASE_DIR = Path(__file__).resolve().parents[2] / "data" / "phrase_model"
