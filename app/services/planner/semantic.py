@@ -69,6 +69,12 @@ ASSIGN_FACTOR = 0.75
 PARTITION_SIZE = 2000
 DENSE_MERGE_LIMIT = 4000
 SEED = 0
+# After the cut, clusters under SMALL_FRACTION of the mean cluster size may join a larger one (_absorb_small);
+# not below ADAPT_MIN_ROWS keywords, where a mean cluster size says little.
+ABSORB_SMALL = True
+SMALL_FRACTION = 0.5
+ABSORB_FACTOR = 1.1
+ABSORB_ROUNDS = 3
 SPREAD_MIN_ROWS = 20
 SPREAD_GROUP_SIZE = 50
 SPREAD_MAX_GROUPS = 300
@@ -344,6 +350,8 @@ def cluster(
     if len(partitions) > 1:
         report(0.85, "Joining close groups across parts…")
         labels[live] = _merge_groups(vectors[live], labels[live], threshold)
+    if ABSORB_SMALL and len(live) >= ADAPT_MIN_ROWS:
+        labels[live] = _absorb_small(vectors[live], labels[live], threshold)
     report(0.95, "Splitting very large clusters…")
     labels = _split_oversized(vectors, labels, max_size)
 
@@ -438,6 +446,38 @@ def _upgma_groups(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.
             root = parent[root]
         parent[i] = root
     return np.unique(parent, return_inverse=True)[1]
+
+
+def _absorb_small(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Fold clusters much smaller than this selection's average into the closest larger one, if close.
+
+    An average-linkage cut leaves fragments of a topic (a synonym the model places a little apart, a
+    few keywords with a rare facet) as small clusters of their own. A cluster under SMALL_FRACTION of the
+    mean cluster size joins the larger cluster its members are most similar to on average, when that
+    mean similarity is at least 1 - ABSORB_FACTOR × the cut (so tightness governs this step too).
+    """
+    _, labels = np.unique(labels, return_inverse=True)
+    floor = 1.0 - ABSORB_FACTOR * threshold
+    for _ in range(ABSORB_ROUNDS):
+        counts = np.bincount(labels)
+        small = counts < SMALL_FRACTION * len(labels) / len(counts)
+        large = np.flatnonzero(~small)
+        if not small.any() or len(large) == 0:
+            break
+        sums = _group_sums(vectors, labels)
+        centres = _normalise(sums[large])
+        target = np.arange(len(counts))
+        moved = False
+        for chunk in np.array_split(np.flatnonzero(small), math.ceil(small.sum() / 1024)):
+            similarity = (sums[chunk] @ centres.T) / counts[chunk, None]
+            best = similarity.argmax(axis=1)
+            close = similarity[np.arange(len(chunk)), best] >= floor
+            target[chunk[close]] = large[best[close]]
+            moved |= bool(close.any())
+        if not moved:
+            break
+        labels = np.unique(target[labels], return_inverse=True)[1]
+    return labels
 
 
 def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> np.ndarray:
