@@ -24,7 +24,8 @@ and `tightness` shifts it from there. Exact UPGMA needs an n×n matrix, so large
 k-means partitions of at most PARTITION_SIZE rows, clustered exactly inside each, and the resulting
 sub-clusters are merged across partitions by UPGMA on their sums (mean pairwise cosine between two
 groups is sum_A·sum_B / (|A||B|), so this is the same criterion, not an approximation of it).
-Clusters larger than max_cluster_size are then split along their own dendrogram. Exact work is
+Clusters under half the mean cluster size then join the closest larger cluster when close enough
+(_absorb_small), and clusters larger than max_cluster_size are split along their own dendrogram. Exact work is
 bounded per partition, so time grows about linearly with n and memory is
 O(n·d + PARTITION_SIZE² + DENSE_MERGE_LIMIT²).
 """
