@@ -119,6 +119,28 @@ def test_new_keywords_join_close_existing_clusters(app, ids):
     assert "joined existing clusters" in job_row(app, job_id)["result"]["summary"]
 
 
+def test_clusters_saved_by_the_older_embedding_model_are_still_joined(app, ids):
+    # Centroids written by the previous (256-wide, static) model cannot be compared with today's vectors:
+    # they are recomputed from the cluster's keywords instead of breaking the run.
+    add_keywords(app, ids, KEYWORDS)
+    web = signed_in(app, EMAIL)
+    start(web)
+    run_worker(app)
+    with app.app_context(), tenancy.all_accounts():
+        for cluster in db.session.scalars(select(Cluster).where(Cluster.sector_id == ids["sector"])):
+            cluster.centroid = bytes(256 * 4)
+        db.session.commit()
+        db.session.remove()
+    before = clusters_of(app, ids["sector"])
+    add_keywords(app, ids, [("french press brewing guide", 300, None)])
+    job_id = job_id_of(start(web))
+    run_worker(app)
+    assert job_row(app, job_id)["status"] == "succeeded"
+    after = clusters_of(app, ids["sector"])
+    assert len(after) == len(before)
+    assert together(after, "french press", "french press brewing guide")
+
+
 def test_live_naming_goes_through_the_openai_client_and_is_charged_by_tokens(app, ids, httpserver):
     configure_openai(app, base_url=httpserver.url_for("/v1"))
     add_keywords(app, ids, KEYWORDS[:5] + KEYWORDS[9:])

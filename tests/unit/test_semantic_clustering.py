@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample; the samples made by make_labeled.py
-# (synonyms sharing no word, modifiers shared across topics) are below it with the shipped model.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on the three tuning samples; the
+# held-out sample meets the purity target, its ARI is still under it.
 FLOORS = {  # sample: (ARI floor, purity floor)
-    "keywords_labeled_2k.csv": (0.80, 0.91),        # (0.842, 0.939) coffee, fitness, garden, dogs
-    "keywords_labeled_business.csv": (0.64, 0.91),  # (0.658, 0.930) finance, software, travel, skincare
-    "keywords_labeled_home.csv": (0.70, 0.87),      # (0.715, 0.878) home, cars, education, weddings
-    "keywords_labeled_holdout.csv": (0.53, 0.82),   # (0.572, 0.853) held out of all tuning
+    "keywords_labeled_2k.csv": (0.87, 0.89),        # (0.893, 0.912) coffee, fitness, garden, dogs
+    "keywords_labeled_business.csv": (0.81, 0.89),  # (0.830, 0.911) finance, software, travel, skincare
+    "keywords_labeled_home.csv": (0.82, 0.89),      # (0.840, 0.913) home, cars, education, weddings
+    "keywords_labeled_holdout.csv": (0.70, 0.88),   # (0.724, 0.897) held out of all tuning
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 
@@ -95,7 +95,7 @@ def test_modifier_shared_across_topics_does_not_make_its_own_cluster():
 
 def test_partitioned_path_keeps_quality_when_input_exceeds_partition_size(sample, monkeypatch):
     _, truth, vectors = sample
-    monkeypatch.setattr(semantic, "PARTITION_SIZE", 300)  # 2,000 rows -> k-means partitions + merge
+    monkeypatch.setattr(semantic, "PARTITION_SIZE", 700)  # 2,000 rows -> k-means partitions + merge
     labels = semantic.cluster(vectors)
     assert adjusted_rand_score(truth, labels) >= ARI_FLOOR
     assert purity(labels, truth) >= PURITY_FLOOR
@@ -190,3 +190,21 @@ def test_missing_model_raises_error_naming_the_build_script(monkeypatch, tmp_pat
     monkeypatch.setattr(semantic, "_model", None)
     with pytest.raises(RuntimeError, match="build_embedding_model.py"):
         semantic.embed(["french press"])
+
+
+def test_missing_phrase_model_raises_error_naming_its_build_script(monkeypatch, tmp_path):
+    monkeypatch.setattr(semantic, "PHRASE_DIR", tmp_path)
+    monkeypatch.setattr(semantic, "_phrase_model", None)
+    with pytest.raises(RuntimeError, match="build_phrase_model.py"):
+        semantic.embed(["french press"])
+
+
+def test_synonym_phrases_sharing_no_word_share_a_cluster():
+    # A mean of word vectors splits these (issue 10); the phrase encoder reads each as a phrase.
+    pairs = [("airfare", "cheap flights"), ("rainy day fund", "emergency fund"), ("eye bags", "under eye cream"),
+             ("invoice generator", "invoicing software")]
+    keywords = [k for pair in pairs for k in pair] + ["dog bed", "lawn mower"]
+    label = dict(zip(keywords, semantic.cluster_keywords(keywords)))
+    for a, b in pairs:
+        assert label[a] == label[b], (a, b)
+    assert len({label[a] for a, _ in pairs} | {label["dog bed"], label["lawn mower"]}) == len(pairs) + 2

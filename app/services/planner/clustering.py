@@ -209,10 +209,16 @@ def _unpack(raw: bytes) -> np.ndarray:
 
 
 def _existing_centroids(sector_id: int, semantic) -> tuple[list[int], np.ndarray | None]:
-    """Centroids of the sector's clusters; ones made without embeddings get theirs computed now."""
+    """Centroids of the sector's clusters; ones made without embeddings (or by an older embedding model,
+    whose vectors have another width) get theirs computed now."""
     clusters = list(db.session.scalars(select(Cluster).where(Cluster.sector_id == sector_id)
                                        .options(undefer(Cluster.centroid))))
-    missing = [c.id for c in clusters if not c.centroid]
+    width = semantic.PHRASE_DIM * np.dtype(np.float32).itemsize
+
+    def current(cluster: Cluster) -> bool:
+        return bool(cluster.centroid) and len(cluster.centroid) == width
+
+    missing = [c.id for c in clusters if not current(c)]
     words: dict[int, list[str]] = {}
     if missing:  # one query for every cluster that still needs a centroid
         for cluster_id, keyword in db.session.execute(select(Keyword.cluster_id, Keyword.keyword)
@@ -220,7 +226,7 @@ def _existing_centroids(sector_id: int, semantic) -> tuple[list[int], np.ndarray
             words.setdefault(cluster_id, []).append(keyword)
     ids, vectors = [], []
     for cluster in clusters:
-        if cluster.centroid:
+        if current(cluster):
             vector = _unpack(cluster.centroid)
         elif words.get(cluster.id):
             members = words[cluster.id][:200]

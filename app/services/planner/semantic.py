@@ -1,15 +1,21 @@
-"""Offline semantic keyword clustering: local static embeddings + scalable average-linkage clusters.
+"""Offline semantic keyword clustering: local embeddings + scalable average-linkage clusters.
 
-Embeddings come from a static model distilled from all-MiniLM-L6-v2 (scripts/build_embedding_model.py)
-and shipped in app/data/embedding_model/; loading it never touches the network. A keyword vector is
-the weighted mean of its words' unit vectors. Two things set a word's weight:
+Embedding is two passes, both with models shipped in the repo and loaded from local files only:
 
-- a short generic list (stop words, price and question words) gives a prior for tiny selections;
-- the selection itself: keywords are grouped once by their plain vectors, and a word whose keywords
-  are scattered over many groups ("small business", "near me", "2026", "in texas") is a modifier and
-  counts for less, while a word whose keywords stay together is a topic word. Nothing industry
-  specific is listed, so a new industry's modifiers are found the same way. Vectors therefore depend
-  on the selection (deterministically): the same keywords always give the same vectors.
+1. A static model distilled from all-MiniLM-L6-v2 (scripts/build_embedding_model.py,
+   app/data/embedding_model/) gives every word a vector; a keyword's plain vector is the weighted mean
+   of its words. These decide which words of this selection are modifiers. A short generic list (stop
+   words, price and question words) gives a prior for tiny selections; then keywords are grouped once
+   by their plain vectors, and a word whose keywords are scattered over many groups ("small business",
+   "near me", "2026", "in texas") is a modifier, while a word whose keywords stay together is a topic
+   word. Nothing industry specific is listed, so a new industry's modifiers are found the same way.
+2. Each keyword's core (its words without those modifiers) is read as one phrase by all-MiniLM-L6-v2
+   itself, run as int8 ONNX (scripts/build_phrase_model.py, app/data/phrase_model/), once per distinct
+   core. A phrase is then more than the mean of its words: "rainy day fund" lands near "emergency
+   fund", "airfare" near "cheap flights".
+
+Vectors therefore depend on the selection (deterministically): the same keywords always give the same
+vectors.
 
 Clustering is average linkage (UPGMA) on cosine distance. The cut adapts to the data: near the
 default it moves to the widest gap between merge heights (measured on a sample of up to
@@ -18,7 +24,8 @@ and `tightness` shifts it from there. Exact UPGMA needs an n×n matrix, so large
 k-means partitions of at most PARTITION_SIZE rows, clustered exactly inside each, and the resulting
 sub-clusters are merged across partitions by UPGMA on their sums (mean pairwise cosine between two
 groups is sum_A·sum_B / (|A||B|), so this is the same criterion, not an approximation of it).
-Clusters larger than max_cluster_size are then split along their own dendrogram. Exact work is
+Clusters under half the mean cluster size then join the closest larger cluster when close enough
+(_absorb_small), and clusters larger than max_cluster_size are split along their own dendrogram. Exact work is
 bounded per partition, so time grows about linearly with n and memory is
 O(n·d + PARTITION_SIZE² + DENSE_MERGE_LIMIT²).
 """
@@ -36,9 +43,18 @@ import numpy as np
 from app.services.planner.keyword_words import _word_weights, _words
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
-MODEL_NAME = "MiniLM-L6 (distilled, offline)"
+MODEL_NAME = "MiniLM-L6 (distilled words + int8 ONNX phrases, offline)"
 BUILD_SCRIPT = "scripts/build_embedding_model.py"
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+PHRASE_DIR = Path(__file__).resolve().parents[2] / "data" / "phrase_model"
+PHRASE_BUILD_SCRIPT = "scripts/build_phrase_model.py"
+PHRASE_FILES = ("model.onnx", "tokenizer.json")
+PHRASE_DIM = 384
+PHRASE_BATCH = 256
+PHRASE_MAX_TOKENS = 32
+# A word whose (prior × selection) weight is below this is a modifier and is left out of the keyword's core.
+CORE_MIN_WEIGHT = 0.35
+CORE_PASSES = 2
 DEFAULT_TIGHTNESS = 0.5
 # Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between), before the adaptive shift; near
 # 0.1 keywords of one topic also part by intent modifier.
@@ -54,6 +70,12 @@ ASSIGN_FACTOR = 0.75
 PARTITION_SIZE = 2000
 DENSE_MERGE_LIMIT = 4000
 SEED = 0
+# After the cut, clusters under SMALL_FRACTION of the mean cluster size may join a larger one (_absorb_small);
+# not below ADAPT_MIN_ROWS keywords, where a mean cluster size says little.
+ABSORB_SMALL = True
+SMALL_FRACTION = 0.5
+ABSORB_FACTOR = 1.1
+ABSORB_ROUNDS = 3
 SPREAD_MIN_ROWS = 20
 SPREAD_GROUP_SIZE = 50
 SPREAD_MAX_GROUPS = 300
@@ -63,6 +85,7 @@ SPREAD_FLOOR = 0.1
 
 
 _model = None
+_phrase_model = None
 _model_lock = threading.Lock()
 
 
@@ -91,7 +114,12 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """Embed texts offline as float32 L2-normalised rows (a text with no words gives a zero row)."""
+    """Embed texts offline as float32 L2-normalised rows (a text with no words gives a zero row).
+
+    Two passes: the static word vectors find which words of this selection are modifiers (see
+    _spread_weights); then each keyword's core (its words without those modifiers) is read as one
+    phrase by the shipped transformer, once per distinct core.
+    """
     from scipy.sparse import csr_matrix
 
     model = _load_model()
@@ -103,19 +131,90 @@ def embed(texts: list[str]) -> np.ndarray:
         weights.extend(_word_weights(words))
         indptr.append(len(indices))
     if not vocabulary:
-        return np.zeros((len(texts), model.dim), dtype=np.float32)
+        return np.zeros((len(texts), PHRASE_DIM), dtype=np.float32)
     # Each distinct word is embedded once; unit length so a word split into many sub-tokens
     # does not count for more (or less) than a whole-word token.
     word_vectors = _normalise(model.encode(list(vocabulary), normalize=False, use_multiprocessing=False))
     mix = csr_matrix((np.array(weights, np.float32), indices, indptr), shape=(len(texts), len(vocabulary)))
     # Words spread across unrelated groups of this selection are modifiers ("small business", "near me",
-    # a year, a city): they count for less, learned from the selection itself.
-    mix = mix.multiply(_spread_weights(mix, word_vectors)[None, :]).tocsr()
-    return _normalise(np.asarray(mix @ word_vectors))
+    # a year, a city); the rest of each keyword is its core, read as one phrase. The groups come from the
+    # plain word-mean vectors first, then (CORE_PASSES > 1) from the phrase vectors of the pass before.
+    plain = _normalise(np.asarray(mix @ word_vectors))
+    words_by_id = list(vocabulary)
+    encoded: dict[str, np.ndarray] = {}
+    for _ in range(CORE_PASSES):
+        spread = _spread_weights(mix, plain)
+        cores = _cores(words_by_id, indptr, indices, weights, spread)
+        fresh = sorted(set(cores) - set(encoded) - {""})
+        encoded.update(zip(fresh, encode_phrases(fresh)))
+        zero = np.zeros(PHRASE_DIM, np.float32)
+        plain = np.vstack([encoded.get(core, zero) for core in cores]) if cores else np.zeros((0, PHRASE_DIM))
+    return plain.astype(np.float32)
 
 
+def _cores(words_by_id: list[str], indptr: list[int], indices: list[int], weights: list[float],
+           spread: np.ndarray) -> list[str]:
+    """Each keyword's words whose (prior × selection) weight reaches CORE_MIN_WEIGHT, as one phrase."""
+    cores: list[str] = []
+    for row in range(len(indptr) - 1):
+        ids = indices[indptr[row]:indptr[row + 1]]
+        if not ids:
+            cores.append("")
+            continue
+        weight = [weights[i] * float(spread[w]) for i, w in zip(range(indptr[row], indptr[row + 1]), ids)]
+        kept = [words_by_id[w] for w, x in zip(ids, weight) if x >= CORE_MIN_WEIGHT]
+        cores.append(" ".join(kept) if kept else words_by_id[ids[int(np.argmax(weight))]])
+    return cores
 
-def _spread_weights(mix, word_vectors: np.ndarray) -> np.ndarray:
+
+def _load_phrase_model():
+    """Load the shipped int8 ONNX transformer and its tokenizer once per process, from local files only."""
+    global _phrase_model
+    with _model_lock:
+        if _phrase_model is None:
+            missing = [f for f in PHRASE_FILES if not (PHRASE_DIR / f).is_file()]
+            if missing:
+                raise RuntimeError(
+                    f"Offline phrase model not found in {PHRASE_DIR} (missing {', '.join(missing)}). "
+                    f"Build it once with `python {PHRASE_BUILD_SCRIPT}` and commit the generated files."
+                )
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            options = onnxruntime.SessionOptions()
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            session = onnxruntime.InferenceSession(str(PHRASE_DIR / "model.onnx"), options,
+                                                   providers=["CPUExecutionProvider"])
+            tokenizer = Tokenizer.from_file(str(PHRASE_DIR / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(PHRASE_MAX_TOKENS)
+            _phrase_model = (session, tokenizer)
+        return _phrase_model
+
+
+def encode_phrases(phrases: list[str]) -> np.ndarray:
+    """Mean-pooled, L2-normalised transformer vectors of short phrases (float32, PHRASE_DIM wide)."""
+    if not phrases:
+        return np.zeros((0, PHRASE_DIM), dtype=np.float32)
+    session, tokenizer = _load_phrase_model()
+    encodings = tokenizer.encode_batch(phrases)
+    lengths = np.array([len(e.ids) for e in encodings])
+    out = np.empty((len(phrases), PHRASE_DIM), dtype=np.float32)
+    order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
+    for start in range(0, len(order), PHRASE_BATCH):
+        batch = order[start:start + PHRASE_BATCH]
+        ids = np.zeros((len(batch), int(lengths[batch].max())), dtype=np.int64)
+        for row, i in enumerate(batch):
+            ids[row, :lengths[i]] = encodings[i].ids
+        mask = (ids != 0).astype(np.int64)
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                    "token_type_ids": np.zeros_like(ids)})[0]
+        out[batch] = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    return _normalise(out)
+
+
+def _spread_weights(mix, plain: np.ndarray) -> np.ndarray:
     """A factor in [SPREAD_FLOOR, 1] per word: how much of its keywords fall in one group of the selection.
 
     The keywords are grouped once by their plain embedding (k-means, about SPREAD_GROUP_SIZE per group).
@@ -129,7 +228,6 @@ def _spread_weights(mix, word_vectors: np.ndarray) -> np.ndarray:
     rows, vocab = mix.shape
     if rows < SPREAD_MIN_ROWS:
         return np.ones(vocab, dtype=np.float32)
-    plain = _normalise(np.asarray(mix @ word_vectors))
     k = min(max(2, rows // SPREAD_GROUP_SIZE), SPREAD_MAX_GROUPS)
     groups = _spherical_kmeans(plain, k)
     present = csr_matrix((np.ones(mix.nnz, np.float32), mix.indices, mix.indptr), shape=mix.shape)
@@ -253,6 +351,8 @@ def cluster(
     if len(partitions) > 1:
         report(0.85, "Joining close groups across parts…")
         labels[live] = _merge_groups(vectors[live], labels[live], threshold)
+    if ABSORB_SMALL and len(live) >= ADAPT_MIN_ROWS:
+        labels[live] = _absorb_small(vectors[live], labels[live], threshold)
     report(0.95, "Splitting very large clusters…")
     labels = _split_oversized(vectors, labels, max_size)
 
@@ -347,6 +447,38 @@ def _upgma_groups(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.
             root = parent[root]
         parent[i] = root
     return np.unique(parent, return_inverse=True)[1]
+
+
+def _absorb_small(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Fold clusters much smaller than this selection's average into the closest larger one, if close.
+
+    An average-linkage cut leaves fragments of a topic (a synonym the model places a little apart, a
+    few keywords with a rare facet) as small clusters of their own. A cluster under SMALL_FRACTION of the
+    mean cluster size joins the larger cluster its members are most similar to on average, when that
+    mean similarity is at least 1 - ABSORB_FACTOR × the cut (so tightness governs this step too).
+    """
+    _, labels = np.unique(labels, return_inverse=True)
+    floor = 1.0 - ABSORB_FACTOR * threshold
+    for _ in range(ABSORB_ROUNDS):
+        counts = np.bincount(labels)
+        small = counts < SMALL_FRACTION * len(labels) / len(counts)
+        large = np.flatnonzero(~small)
+        if not small.any() or len(large) == 0:
+            break
+        sums = _group_sums(vectors, labels)
+        centres = _normalise(sums[large])
+        target = np.arange(len(counts))
+        moved = False
+        for chunk in np.array_split(np.flatnonzero(small), math.ceil(small.sum() / 1024)):
+            similarity = (sums[chunk] @ centres.T) / counts[chunk, None]
+            best = similarity.argmax(axis=1)
+            close = similarity[np.arange(len(chunk)), best] >= floor
+            target[chunk[close]] = large[best[close]]
+            moved |= bool(close.any())
+        if not moved:
+            break
+        labels = np.unique(target[labels], return_inverse=True)[1]
+    return labels
 
 
 def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> np.ndarray:
