@@ -295,3 +295,21 @@ def test_the_demo_provider_writes_long_articles_in_parts_too(app, ids):
     [row] = articles(app, ids["account"])
     assert 3000 <= row["words"] <= 5000 and row["body"].count(DEMO_LABEL) == 1
     assert all(f">{h['text']}</h{h['level']}>" in row["body"] for h in OUTLINE)
+
+
+def test_the_accounts_own_writing_prompt_is_what_the_model_receives_for_every_article(app, ids, fake_openai):
+    from app.services.ai import prompts
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        prompts.save_override("content_generation", "Write for a pet shop about {title}, in {language}.")
+        db.session.remove()
+    world = make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing"])
+    fake_openai.expect_request(PATH, method="POST").respond_with_handler(
+        lambda request: Response(answer_with(article(title_of(request))), content_type="application/json"))
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    assert job_row(app, job_id)["status"] == "succeeded"
+    systems = sorted(json.loads(request.get_data())["messages"][0]["content"] for request, _ in fake_openai.log)
+    assert [s.split("\n", 1)[0] for s in systems] == ["Write for a pet shop about Espresso at home, in English.",
+                                                      "Write for a pet shop about Milk frothing, in English."]

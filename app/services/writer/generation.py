@@ -116,12 +116,13 @@ class ContentGeneration(AIFunction):
                 "language": (profile.language if profile else "") or "English",
                 "author_profile": prompts.profile_text(profile), "strategy": prompts.strategy_text(strategy),
                 "author_profile_id": task.author_profile_id, "strategy_id": task.strategy_id})
-        return {"tasks": items}
+        # The template in effect is read once for the run, not once per article.
+        return {"tasks": items, "template": prompts.get_template(self.name)[0]}
 
     def build_prompt(self, context: dict) -> list[dict]:
         task = context["tasks"][0]
         low, high = length_range(task["target_words"])
-        system = prompts.render(self.name, {
+        system = prompts.render_body(prompts.get_function(self.name), context["template"], {
             "site_name": task.get("site_name", ""), "sector": task.get("sector", ""), "title": task["title"],
             "outline": outline_lines(task["outline"]), "primary_keyword": task.get("primary_keyword", ""),
             "keywords": ", ".join(task.get("keywords", [])), "content_type": task.get("content_type", "post"),
