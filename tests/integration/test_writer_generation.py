@@ -227,6 +227,20 @@ def test_task_lengths_outside_what_can_be_written_are_refused_and_nothing_starts
     assert ledger(app, ids["account"])["balance"] == ids["start"]
 
 
+def test_no_tasks_or_more_than_fifty_are_refused_with_a_message_and_nothing_starts(app, ids):
+    from app.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="Choose at least one task to write"):
+        start(app, ids, [])
+    with pytest.raises(ValidationError, match="At most 50 articles can be written in one run; you chose 51"):
+        start(app, ids, list(range(1, 52)))
+    with app.app_context(), tenancy.account_scope(ids["account"]), \
+            pytest.raises(ValidationError, match="you chose 51. Nothing was charged"):
+        runner.estimate_generation(task_ids=list(range(1, 52)))
+    assert job_count(app) == 0
+    assert ledger(app, ids["account"])["balance"] == ids["start"]
+
+
 def test_a_provider_failure_fails_the_tasks_with_the_reason_and_refunds_everything(app, ids, fake_openai):
     world = make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing"])
     fake_openai.expect_request(PATH, method="POST").respond_with_data("upstream broke", status=500)
