@@ -1,9 +1,9 @@
 """Demo data for trying IGNY8 on a laptop: a demo account taken through the pipeline, and an operator.
 
 The tour is made by the product's own services with the offline demo AI provider — the same import,
-clustering, idea and task calls a person's clicks make, with the jobs run the way a worker runs them —
-so what the demo shows is what the product does. Each step runs only when its stage is still empty,
-so running it again adds nothing and a tour interrupted half-way is completed.
+clustering, idea, task, writing, image, review and scheduling calls a person's clicks make, with the jobs
+run the way a worker runs them — so what the demo shows is what the product does. Each step runs only
+when its stage is still empty, so running it again adds nothing and a tour interrupted half-way is completed.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from app import tenancy
 from app.extensions import db
-from app.models import (Cluster, Content, ContentImage, Idea, IndustrySector, Job, Keyword, KeywordImport, Sector,
-                        Site, Task, User)
+from app.models import (Cluster, Content, ContentImage, Idea, IndustrySector, Job, Keyword, KeywordImport,
+                        Publication, Sector, Site, Task, User)
 from app.services.accounts.auth import find_user_by_email, signup
 from app.services.accounts.sites import create_site
 from app.services.operator import create_operator
@@ -31,8 +31,9 @@ KEYWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "demo_keywords
 IDEA_CLUSTERS = 6  # the biggest clusters get ideas; the rest are left for the visitor to try
 IDEAS_PER_CLUSTER = 2
 TASK_IDEAS = 6
-ARTICLE_TASKS = 3  # articles written from the first tasks; the other tasks are left for the visitor to try
-APPROVED_ARTICLES = 1  # one article approved, the others waiting in the review queue
+ARTICLE_TASKS = 4  # articles written from the first tasks; the other tasks are left for the visitor to try
+APPROVED_ARTICLES = 3  # approved; the last article waits in the review queue
+SCHEDULED_ARTICLES = 2  # of the approved ones, put in the site's next free publish slots; one is left to try
 JOB_WAIT_SECONDS = 600
 
 
@@ -54,7 +55,7 @@ def seed_demo() -> dict[str, str]:
                       description="Demo credits to try the pipeline")
         sector_id = _demo_sector()
     for step in (_import_keywords, _cluster_keywords, _generate_ideas, _create_tasks, _write_articles,
-                 _make_image_prompts, _make_images, _review_articles):
+                 _make_image_prompts, _make_images, _review_articles, _schedule_articles):
         with tenancy.account_scope(account_id):
             step(sector_id=sector_id, user_id=user_id)
     if find_user_by_email(OPERATOR_EMAIL) is None:
@@ -184,6 +185,22 @@ def _review_articles(*, sector_id: int, user_id: int) -> None:
         return
     status.change_many(content_ids=drafts, to="review")
     status.change_many(content_ids=drafts[:APPROVED_ARTICLES], to="approved")
+
+
+def _schedule_articles(*, sector_id: int, user_id: int) -> None:
+    """Stage 8: approved articles into the site's next free publish slots (the "Next free slot" action). The demo
+    site has no WordPress connection, so the calendar shows them waiting for one; connecting the site publishes
+    them. Nothing is shown as published: that would need a WordPress that really has the posts."""
+    from app.services.publishing import schedule
+
+    content_ids = _sector_articles(sector_id)
+    if not content_ids or db.session.scalars(select(Publication.id).where(
+            Publication.content_id.in_(content_ids))).first():
+        return
+    approved = list(db.session.scalars(select(Content.id).where(Content.sector_id == sector_id,
+                                                                Content.status == "approved").order_by(Content.id)))
+    for content_id in approved[:SCHEDULED_ARTICLES]:
+        schedule.schedule_next_free(content_id=content_id, user_id=user_id)
 
 
 def _run_job(job_id: int) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import tenancy
-from app.errors import Conflict, DomainError, NotFound
+from app.errors import Conflict, DomainError, InsufficientCredits, NotFound
 from app.extensions import db
 from app.models import Account, Job
 from app.modules import MODULE_LABELS
@@ -73,9 +73,12 @@ def _same_work(*, submit_token: str | None, work_key: str | None) -> Job | None:
 
 def enqueue_job(
     *, kind: str, payload: dict, created_by_id: int | None, site_id: int | None = None, title: str = "",
-    reserve_credits: int = 0, operation: str | None = None,
+    reserve_credits: int = 0, operation: str | None = None, reserve_each: list[tuple[str, int]] | None = None,
 ) -> Job:
     """Reserve the estimate, record a queued job in the bound account, commit, then hand its id to RQ.
+
+    reserve_each: instead of one reservation, one per part (key suffix, credits), each settled or refunded on
+    its own as the part succeeds or fails (e.g. one per image), so a crash mid-run returns only what was not made.
 
     Spending is idempotent: a job started from a form carrying a one-time token (see `submission`) is
     made once per token, and a second identical spending job is not made while the first is queued or
@@ -85,7 +88,8 @@ def enqueue_job(
     account = db.session.scalars(select(Account)).one()
     _check_module(account, job_kind.module)
     submit_token = _submission.get()
-    work_key = _work_key(kind, payload, site_id) if reserve_credits else None
+    parts = [(str(suffix), int(amount)) for suffix, amount in (reserve_each or ()) if amount]
+    work_key = _work_key(kind, payload, site_id) if reserve_credits or parts else None
     existing = _same_work(submit_token=submit_token, work_key=work_key)
     if existing is not None:
         return existing
@@ -100,13 +104,18 @@ def enqueue_job(
         if existing is None:
             raise Conflict("This work was already started; see Jobs.") from None
         return existing
-    if reserve_credits:
+    if reserve_credits or parts:
         from app.services.billing import credits
 
         try:
-            credits.reserve(account_id=account.id, amount=reserve_credits, operation=operation or kind,
-                            key=f"job:{job.id}", job_id=job.id, site_id=site_id,
-                            description=job.title, commit=False)
+            if parts:
+                needed, available = sum(a for _, a in parts), credits.balance_in_session(account.id) or 0
+                if needed > available:  # the whole run, not the part that happened to run out
+                    raise InsufficientCredits(needed=needed, available=available, what=job.title.lower())
+            for suffix, amount in parts or [("", reserve_credits)]:
+                credits.reserve(account_id=account.id, amount=amount, operation=operation or kind,
+                                key=f"job:{job.id}:{suffix}" if suffix else f"job:{job.id}", job_id=job.id,
+                                site_id=site_id, description=job.title, commit=False)
         except DomainError:
             db.session.rollback()  # neither the job nor a reservation is kept
             raise

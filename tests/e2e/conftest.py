@@ -65,6 +65,8 @@ def _child_env(**extra: str) -> dict[str, str]:
         TEST_REDIS_URL=os.environ["TEST_REDIS_URL"],
         PYTHONUNBUFFERED="1",
     )
+    # The testing default is a directory per process; the server must read the files the worker writes.
+    env.setdefault("IMAGE_STORAGE_DIR", f"/tmp/igny8-e2e-images-{os.getpid()}")
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     env.update(extra)

@@ -4,18 +4,20 @@ nothing."""
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from app import tenancy
 from app.extensions import db
 from app.models import (Cluster, Content, ContentImage, CreditTransaction, Idea, Job, Keyword, KeywordImport,
-                        Notification, Sector, Site, Task, User)
+                        Notification, Publication, Sector, Site, Task, User)
 from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD, KEYWORDS_FILE
+from app.timeutil import utcnow
 from tests.conftest import Browserless, login
 
 MODELS = (Site, Sector, Keyword, KeywordImport, Cluster, Idea, Task, Content, ContentImage, Job, CreditTransaction,
-          Notification)
+          Notification, Publication)
 
 
 def _seed(app) -> str:
@@ -54,6 +56,9 @@ def _demo_rows(app):
                                                  .where(Keyword.cluster_id.is_(None))),
                 "articles": [(c.id, c.title, c.status) for c in db.session.scalars(select(Content).order_by(Content.id))],
                 "images": [(i.content_id, i.kind, i.status) for i in db.session.scalars(select(ContentImage))],
+                "publications": [(p.content_id, p.status, p.scheduled_at)
+                                 for p in db.session.scalars(select(Publication).order_by(Publication.scheduled_at))],
+                "site_id": db.session.scalars(select(Site.id)).one(),
             }
         db.session.remove()
     return rows
@@ -72,9 +77,11 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
                             "ai.content_generation": "succeeded", "ai.image_prompt_extraction": "succeeded",
                             "ai.image_generation": "succeeded"}
     assert rows["unclustered"] == 0
-    # Articles written from the first tasks, with their featured and in-article images, one approved and the
-    # others waiting in review.
-    assert [status for _id, _title, status in rows["articles"]] == ["approved", "review", "review"]
+    # Articles written from the first tasks, with their featured and in-article images: two scheduled, one
+    # approved for the visitor to schedule, and one waiting in review.
+    assert [status for _id, _title, status in rows["articles"]] == ["scheduled", "scheduled", "approved", "review"]
+    # The demo label appears once, even though the ideas behind the articles already carry it.
+    assert all(title.startswith("Demo: ") and "Demo: Demo:" not in title for _id, title, _s in rows["articles"])
     assert all(status == "generated" for _c, _kind, status in rows["images"])
     assert {content_id for content_id, kind, _s in rows["images"] if kind == "featured"} == \
         {content_id for content_id, _t, _s in rows["articles"]}
@@ -95,13 +102,34 @@ def test_seed_demo_takes_the_demo_account_through_import_clustering_ideas_and_ta
     editor = web.get(f"/writer/content/{first_id}").get_data(as_text=True)
     assert "<figure" in editor and "/writer/images/" in editor  # images placed in the article
     review = html.unescape(web.get("/writer/review").get_data(as_text=True))
-    assert rows["articles"][1][1] in review
+    assert rows["articles"][3][1] in review
+
+    # The two scheduled articles took the site's next free slots (weekdays at 09:00 and 14:00, UTC) and show in
+    # the calendar, waiting for the WordPress connection the demo site does not have.
+    scheduled = [(content_id, when) for content_id, status, when in rows["publications"]]
+    assert [content_id for content_id, _when in scheduled] == [rows["articles"][0][0], rows["articles"][1][0]]
+    now = utcnow()
+    assert all(now < when < now + timedelta(days=4) and when.weekday() < 5 and when.strftime("%H:%M") in
+               ("09:00", "14:00") for _c, when in scheduled)
+    assert {status for _c, status, _w in rows["publications"]} == {"scheduled"}
+    calendar = html.unescape(web.get("/publisher/calendar?view=list").get_data(as_text=True))
+    assert calendar.count('data-testid="calendar-item"') == 2
+    for content_id, when in scheduled:
+        title = next(t for i, t, _s in rows["articles"] if i == content_id)
+        assert title in calendar and when.strftime("%a %d %b %Y %H:%M") in calendar
+    note = (f'Waiting for a WordPress connection — <a href="/sites/{rows["site_id"]}#wordpress">'
+            "connect the site to publish</a>")
+    assert calendar.count(note) == 2
+    month = html.unescape(web.get(f"/publisher/calendar?month={scheduled[0][1]:%Y-%m}").get_data(as_text=True))
+    assert rows["articles"][0][1] in month
+    panel = html.unescape(web.get(f"/publisher/content/{first_id}/panel").get_data(as_text=True))
+    assert note in panel
 
 
 def test_seeding_the_demo_twice_adds_nothing(app):
     _seed(app)
     first = _counts(app)
     assert first["keywords"] > 500 and first["clusters"] >= 4 and first["ideas"] > 0 and first["tasks"] > 0
-    assert first["content"] == 3 and first["content_images"] >= 3
+    assert first["content"] == 4 and first["content_images"] >= 4 and first["publications"] == 2
     _seed(app)
     assert _counts(app) == first

@@ -139,18 +139,19 @@ def test_runware_images_through_its_http_api(app, ids, httpserver):
     job_id = start_images(app, ids, [ids["content"]], tier="live")
     assert job_row(app, job_id)["status"] == "succeeded", job_row(app, job_id)
     tasks = [json.loads(r.get_data())[1] for r, _ in httpserver.log]
-    assert (tasks[0]["width"], tasks[0]["height"]) == (1216, 640)  # 1200×630 in Runware's steps of 64
+    # The images are made in parallel, so in any order: 1200×630 in Runware's steps of 64, and 1024×768 twice.
+    assert sorted((t["width"], t["height"]) for t in tasks) == [(1024, 768), (1024, 768), (1216, 640)]
     assert [i["status"] for i in images_of(app, ids["account"], ids["content"])] == ["generated"] * 3
 
 
 def test_non_image_bytes_fail_that_image_only_and_it_is_not_charged(app, ids, httpserver):
     configure_openai(app, base_url=httpserver.url_for("/v1"), max_retries=0)
     start_prompts(app, ids, [ids["content"]])
-    calls = {"n": 0}
+    broken = images_of(app, ids["account"], ids["content"])[1]["prompt"]  # the images are made in parallel
 
     def answer(request):
-        calls["n"] += 1
-        data = b"<html>not an image</html>" if calls["n"] == 2 else png_bytes(1536, 1024)
+        prompt = json.loads(request.get_data())["prompt"]
+        data = b"<html>not an image</html>" if prompt.startswith(broken) else png_bytes(1536, 1024)
         return Response(json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(data).decode()}]}),
                         content_type="application/json")
 
@@ -168,7 +169,10 @@ def test_non_image_bytes_fail_that_image_only_and_it_is_not_charged(app, ids, ht
     assert body.count("<figure>") == 1 and "Fresh beans make the cup." in body
 
 
-def test_a_500_storm_fails_the_images_refunds_everything_and_leaves_the_article_intact(app, ids, httpserver):
+def test_a_500_storm_fails_the_images_refunds_everything_and_leaves_the_article_intact(app, ids, httpserver,
+                                                                                      monkeypatch):
+    # One call at a time, so the images after the first failure are not even attempted.
+    monkeypatch.setitem(app.config, "AI_CONCURRENCY_BY_PROVIDER", {"openai": 1})
     configure_openai(app, base_url=httpserver.url_for("/v1"), max_retries=1)
     start_prompts(app, ids, [ids["content"]])
     httpserver.expect_request("/v1/images/generations").respond_with_json({"error": {"message": "boom"}},
@@ -179,7 +183,7 @@ def test_a_500_storm_fails_the_images_refunds_everything_and_leaves_the_article_
     assert row["status"] == "failed" and row["charged"] == 0
     images = images_of(app, ids["account"], ids["content"])
     assert all(i["status"] == "failed" and i["error"] for i in images)
-    assert "Not attempted" in images[2]["error"]
+    assert "Not attempted" in images[2]["error"] and len(httpserver.log) == 2  # one call and its one retry
     after = ledger(app, ids["account"])
     assert after["balance"] == before and after["balance"] == after["ledger"]
     assert body_of(app, ids["account"], ids["content"]) == BODY
@@ -216,8 +220,17 @@ def test_cost_truth_splits_each_articles_credits_into_text_prompts_and_images_an
     start_images(app, ids, [made[0]])
     spent = start - ledger(app, out["account"])["balance"]
     with app.app_context(), tenancy.account_scope(out["account"]):
+        from sqlalchemy import select
+
+        from app.models import Content
+        from app.services.writer import listing
+
         found = costs.article_costs(made)
+        # The content list sorts by the same sum, computed in SQL.
+        in_sql = dict(db.session.execute(select(Content.id, listing.credits_spent()).where(Content.id.in_(made))).all())
         db.session.remove()
+    assert {cid: round(value, 2) for cid, value in in_sql.items()} == {
+        cid: found[cid]["total"]["credits"] for cid in made}
     first, second = found[made[0]], found[made[1]]
     assert first["text"]["credits"] > 0 and second["text"]["credits"] > 0
     assert first["prompts"]["credits"] == second["prompts"]["credits"] > 0  # one run for both, shared evenly

@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug import Request, Response
 
 from app import tenancy
 from app.extensions import db
-from app.models import Content, Notification
+from app.models import Content, Notification, Publication
+from app.services.billing import credits
 from app.services.publishing import records
 from app.services.publishing.assets import upload_media
 from app.services.publishing.connection import client_for
@@ -211,3 +212,68 @@ def test_a_worker_that_vanished_mid_publish_is_reaped_and_the_retry_adopts_its_p
     run_worker(app)
     pub = publication(app, world, content_id)
     assert pub.status == "published" and pub.wp_post_id == 100 and blog.creates == 0 and len(blog.posts) == 1
+
+
+def test_a_due_article_on_a_site_without_wordpress_waits_with_one_notice_then_publishes_once_connected(app, server):
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    web = web_signed_in(app, OWNER)
+    assert web.post(f"/sites/{world['site']}/wordpress/disconnect", {},
+                    token_from=f"/sites/{world['site']}").status_code == 302
+    first, second = approved_article(app, world), approved_article(app, world)
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    for content_id in (first, second):
+        assert web.post(f"/publisher/content/{content_id}/schedule", {"when": tomorrow},
+                        token_from=f"/writer/content/{content_id}").status_code == 302
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        # Time passes: both articles' times are behind us.
+        for row in db.session.scalars(select(Publication)):
+            row.scheduled_at = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+        balance_before = credits.balance(world["account"])
+        db.session.remove()
+
+    with app.app_context():
+        for _tick in range(3):
+            assert publish_due() == 0
+    run_worker(app)
+    for content_id in (first, second):
+        waiting = publication(app, world, content_id)
+        assert waiting.status == "scheduled" and waiting.attempts == 0 and waiting.job_id is None
+        assert content_status(app, world, content_id) == "scheduled"
+    assert blog.posts == {}
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        notices = list(db.session.scalars(select(Notification)))
+        assert [(n.level, n.link) for n in notices] == [("warning", f"/sites/{world['site']}#wordpress")]
+        assert "waiting for a WordPress connection" in notices[0].title
+        assert credits.balance(world["account"]) == balance_before
+        db.session.remove()
+    note = (f'Waiting for a WordPress connection — <a href="/sites/{world["site"]}#wordpress">'
+            "connect the site to publish</a>")
+    calendar = web.get("/publisher/calendar?view=list").get_data(as_text=True)
+    assert calendar.count(note) == 2 and calendar.count(">Waiting for a WordPress connection</span>") == 2
+    assert "Failed" not in calendar and "form-error" not in calendar
+    panel = web.get(f"/publisher/content/{first}/panel").get_data(as_text=True)
+    assert note in panel and 'data-testid="publish-error"' not in panel
+    # Publishing by hand says why it cannot, instead of starting a job that fails.
+    web.post(f"/publisher/content/{first}/publish", {}, token_from=f"/writer/content/{first}")
+    assert "not connected to WordPress yet" in web.get(f"/writer/content/{first}").get_data(as_text=True)
+    assert publication(app, world, first).job_id is None
+
+    response = web.post(f"/sites/{world['site']}/wordpress",
+                        {"wp-wp_url": blog.url, "wp-username": USERNAME, "wp-app_password": APP_PASSWORD},
+                        token_from=f"/sites/{world['site']}")
+    assert response.status_code == 302
+    with app.app_context():
+        assert publish_due() == 2
+    run_worker(app)
+    for content_id in (first, second):
+        done = publication(app, world, content_id)
+        assert done.status == "published" and done.last_error == ""
+        assert content_status(app, world, content_id) == "published"
+    assert len(blog.posts) == 2 and {p["status"] for p in blog.posts.values()} == {"publish"}
+    calendar = web.get("/publisher/calendar?view=list").get_data(as_text=True)
+    assert "Waiting for a WordPress connection" not in calendar and calendar.count(">Published</span>") == 2
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+        db.session.remove()

@@ -324,3 +324,184 @@ def test_content_list_filters_by_word_range_exports_csv_and_delete_frees_the_tas
     assert [r["id"] for r in articles(app, world["account"])] == [rows[1]["id"]]
     task_of_deleted = next(t for t in world["tasks"][:2] if t not in [r["task_id"] for r in articles(app, world["account"])])
     assert tasks_of(app, world["account"])[task_of_deleted] == ("queued", None)
+
+
+# --- The content list: cluster and date filters, sorting, "all matching", bad input ----------------------------
+
+def add_articles(app, world, rows: list[dict]) -> list[int]:
+    """Articles stored directly with the given fields (cluster given by name is made in the sector)."""
+    from datetime import datetime, timezone
+
+    from app.models import Cluster, ContentImage
+
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        clusters, ids = {}, []
+        for n, row in enumerate(rows):
+            row = dict(row)
+            name, image_credits = row.pop("cluster", None), row.pop("image_credits", 0)
+            if name and name not in clusters:
+                clusters[name] = Cluster(site_id=world["site"], sector_id=world["sector"], name=name)
+                db.session.add(clusters[name])
+                db.session.flush()
+            for stamp in ("created_at", "updated_at"):
+                if isinstance(row.get(stamp), str):
+                    row[stamp] = datetime.fromisoformat(row[stamp]).replace(tzinfo=timezone.utc)
+            content = Content(site_id=world["site"], sector_id=world["sector"], slug=f"article-{n}",
+                              body_html="<p>Text.</p>", cluster_id=clusters[name].id if name else None,
+                              **{"status": "draft", "word_count": 100, **row})
+            db.session.add(content)
+            db.session.flush()
+            if image_credits:
+                db.session.add(ContentImage(site_id=world["site"], content_id=content.id, kind="featured",
+                                            status="generated", credits=image_credits))
+            ids.append(content.id)
+        db.session.commit()
+        db.session.remove()
+    return ids
+
+
+def listed(html: str) -> list[int]:
+    """The article ids in the list, top to bottom."""
+    return [int(n) for n in re.findall(r'<tr id="content-(\d+)"', html)]
+
+
+@pytest.fixture
+def catalogue(app, world):
+    """Four articles that differ in every filtered and sorted column."""
+    rows = [
+        {"title": "Alpha grinders", "status": "draft", "word_count": 900, "cluster": "Grinders",
+         "created_at": "2026-01-10 09:00", "updated_at": "2026-02-01 12:00", "image_credits": 5},
+        {"title": "beta brewing", "status": "review", "word_count": 300, "cluster": "Brewing",
+         "created_at": "2026-01-20 09:00", "updated_at": "2026-01-21 12:00", "image_credits": 40},
+        {"title": "Gamma milk", "status": "approved", "word_count": 1500, "content_type": "page",
+         "created_at": "2026-02-05 09:00", "updated_at": "2026-02-06 12:00"},
+        {"title": "Delta grinders", "status": "draft", "word_count": 600, "cluster": "Grinders",
+         "created_at": "2026-02-20 09:00", "updated_at": "2026-02-21 12:00", "image_credits": 10},
+    ]
+    return dict(zip(["alpha", "beta", "gamma", "delta"], add_articles(app, world, rows)))
+
+
+def test_content_list_filters_by_cluster_and_by_created_or_updated_date(app, world, catalogue):
+    web, a = signed_in(app, EMAIL), catalogue
+    page = web.get("/writer/content").get_data(as_text=True)
+    assert ">Grinders</option>" in page and ">Brewing</option>" in page  # the clusters that have articles
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Cluster
+
+        grinders = db.session.scalars(select(Cluster.id).where(Cluster.name == "Grinders")).one()
+        db.session.remove()
+    assert sorted(listed(web.get(f"/writer/content?cluster={grinders}").get_data(as_text=True))) == \
+        sorted([a["alpha"], a["delta"]])
+    assert listed(web.get("/writer/content?cluster=none").get_data(as_text=True)) == [a["gamma"]]
+    # Created between two days, both included; then the same range on the updated date.
+    created = web.get("/writer/content?date_from=2026-01-10&date_to=2026-01-20").get_data(as_text=True)
+    assert sorted(listed(created)) == sorted([a["alpha"], a["beta"]])
+    updated = web.get("/writer/content?date_field=updated&date_from=2026-02-01&date_to=2026-02-06")
+    assert sorted(listed(updated.get_data(as_text=True))) == sorted([a["alpha"], a["gamma"]])
+    # Filters combine with the others (type, words, images, search).
+    assert listed(web.get(f"/writer/content?cluster={grinders}&min_words=700").get_data(as_text=True)) == [a["alpha"]]
+    assert listed(web.get("/writer/content?type=page&images=no").get_data(as_text=True)) == [a["gamma"]]
+    assert listed(web.get("/writer/content?q=BREW&status=review").get_data(as_text=True)) == [a["beta"]]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", ["delta", "gamma", "beta", "alpha"]),  # newest first
+    ("sort=created&direction=asc", ["alpha", "beta", "gamma", "delta"]),
+    ("sort=title", ["alpha", "beta", "delta", "gamma"]),  # A–Z whatever the case
+    ("sort=title&direction=desc", ["gamma", "delta", "beta", "alpha"]),
+    ("sort=words", ["gamma", "alpha", "delta", "beta"]),  # longest first
+    ("sort=words&direction=asc", ["beta", "delta", "alpha", "gamma"]),
+    ("sort=status", ["alpha", "delta", "beta", "gamma"]),  # draft → review → approved, then by id
+    ("sort=updated", ["delta", "gamma", "alpha", "beta"]),
+    ("sort=credits&costs=1", ["beta", "delta", "alpha", "gamma"]),  # the credits column: most spent first
+])
+def test_content_list_sorts_by_each_whitelisted_column_on_the_server(app, world, catalogue, query, expected):
+    web = signed_in(app, EMAIL)
+    response = web.get(f"/writer/content?{query}")
+    assert response.status_code == 200
+    assert listed(response.get_data(as_text=True)) == [catalogue[name] for name in expected]
+
+
+def test_sorting_is_kept_in_the_links_the_pager_the_export_and_after_a_bulk_action(app, world):
+    titles = [f"Article {n:02d}" for n in range(55)]
+    ids = add_articles(app, world, [{"title": t, "word_count": 100 + n, "cluster": "Grinders" if n % 2 else None}
+                                    for n, t in enumerate(titles)])
+    by_id = dict(zip(ids, titles))
+    web = signed_in(app, EMAIL)
+    first = web.get("/writer/content?sort=title&direction=asc&min_words=101").get_data(as_text=True)
+    expected = sorted(t for n, t in enumerate(titles) if n >= 1)
+    assert [by_id[i] for i in listed(first)] == expected[:50]
+    # The column header flips the direction and keeps the filter; the pager keeps both.
+    assert 'href="/writer/content?min_words=101&amp;sort=title&amp;direction=desc"' in first
+    pager = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "sort=title" in pager and "min_words=101" in pager and "page=2" in pager
+    second = web.get(pager).get_data(as_text=True)
+    assert [by_id[i] for i in listed(second)] == expected[50:]  # no article twice, none left out
+    # The export has the same articles in the same order.
+    export = re.search(r'href="(/writer/content/export\.csv[^"]*)"', first).group(1).replace("&amp;", "&")
+    lines = web.get(export).get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("ID,Title,Status,Type,Structure,Cluster,")
+    assert [line.split(",")[1] for line in lines[1:]] == expected
+    # A bulk action returns to the same filtered, sorted list.
+    form = {"content_ids": [ids[20]], "action": "review", "sort": "title", "min_words": "101"}
+    moved = web.post("/writer/content/bulk", form, token_from="/writer/content")
+    assert moved.status_code == 302 and "sort=title" in moved.headers["Location"]
+    assert "min_words=101" in moved.headers["Location"]
+
+
+def test_apply_to_all_matching_acts_on_every_filtered_article_and_no_other(app, world):
+    ids = add_articles(app, world, [{"title": f"Grinder {n}", "cluster": "Grinders"} for n in range(53)]
+                       + [{"title": f"Milk {n}"} for n in range(3)])
+    web = signed_in(app, EMAIL)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Cluster
+
+        grinders = db.session.scalars(select(Cluster.id).where(Cluster.name == "Grinders")).one()
+        db.session.remove()
+    page = web.get(f"/writer/content?cluster={grinders}").get_data(as_text=True)
+    assert "Apply to all 53 matching articles" in page
+    assert f'<input type="hidden" name="cluster" value="{grinders}">' in page  # the filter travels with the form
+    form = {"action": "review", "all_matching": "1", "cluster": str(grinders)}
+    moved = web.post("/writer/content/bulk", form, token_from="/writer/content")
+    assert moved.status_code == 302 and f"cluster={grinders}" in moved.headers["Location"]
+    statuses = {r["id"]: r["status"] for r in articles(app, world["account"])}
+    assert [statuses[i] for i in ids[:53]] == ["review"] * 53
+    assert [statuses[i] for i in ids[53:]] == ["draft"] * 3
+    # A filter that cannot be applied never widens "all matching": nothing changes and the reason is shown.
+    form = {"action": "approve", "all_matching": "1", "cluster": str(grinders), "date_from": "2026-13-45"}
+    refused = web.post("/writer/content/bulk", form, token_from="/writer/content")
+    assert refused.status_code == 302
+    shown = web.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "Nothing was changed" in shown and "2026-13-45" in shown
+    assert {r["status"] for r in articles(app, world["account"])} == {"review", "draft"}
+
+
+@pytest.mark.parametrize("query, message", [
+    ("sort=password", "cannot be sorted by “password”"),
+    ("sort=title&direction=sideways", "“sideways” is not a sort direction"),
+    ("date_from=2026-13-45", "“2026-13-45” is not a date"),
+    ("date_to=31/01/2026", "“31/01/2026” is not a date"),
+    ("date_from=2026-03-01&date_to=2026-02-01", "starts on 2026-03-01, after it ends on 2026-02-01"),
+    ("min_words=900&max_words=300", "from 900 to 300: the first number must not be larger"),
+    ("min_words=lots", "“lots” is not a word count"),
+    ("cluster=abc", "“abc” is not a cluster"),
+    ("status=lost", "“lost” is not a status"),
+    ("date_field=birthday&date_from=2026-01-01", "is not a date to filter by"),
+])
+def test_bad_list_input_gets_a_clear_message_and_the_rest_of_the_list(app, world, catalogue, query, message):
+    web = signed_in(app, EMAIL)
+    response = web.get(f"/writer/content?{query}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422, html[:500]
+    assert message in html and 'data-testid="filter-errors"' in html
+    assert len(listed(html)) >= 1  # the list is still there, without the filter that could not be applied
+    fragment = web.get(f"/writer/content?{query}", headers={"HX-Request": "true", "HX-Target": "content-list"})
+    assert fragment.status_code == 422 and message in fragment.get_data(as_text=True)
+    assert "<html" not in fragment.get_data(as_text=True)
+
+
+def test_an_export_with_a_filter_that_cannot_be_applied_is_refused(app, world, catalogue):
+    web = signed_in(app, EMAIL)
+    response = web.get("/writer/content/export.csv?date_from=2026-13-45")
+    assert response.status_code == 422 and response.mimetype != "text/csv"
+    assert "Nothing was exported" in response.get_data(as_text=True)

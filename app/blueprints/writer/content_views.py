@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, g, make_response, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from app import tenancy
+from app import params, tenancy
 from app.blueprints.writer import bp
 from app.errors import Conflict, ValidationError
 from app.htmx import is_htmx
@@ -13,6 +13,7 @@ from app.permissions import require, requires
 from app.services.ai.output import sanitize_html
 from app.services.images import costs, gallery
 from app.services.writer import content as content_service
+from app.services.writer import listing
 from app.services.writer import status as status_service
 from app.services.planner.ideas import CONTENT_TYPE_LABELS
 from app.services.writer.status import STATUS_LABELS
@@ -23,31 +24,36 @@ EDIT_FIELDS = ("title", "meta_title", "meta_description", "slug", "excerpt", "bo
 
 @bp.route("/content")
 def content_list():
-    """The active sector's articles with status filter and search; htmx gets only the list region."""
+    """The active sector's articles, filtered and sorted; htmx gets only the list region. A filter that cannot be
+    applied is named above the list (422) and left out."""
     if g.active_sector is None:
         return render_template("writer/content.html", page=None, filters=None)
-    filters = content_service.ContentFilters.from_args(request.args)
-    page = content_service.list_content(sector=g.active_sector, filters=filters,
-                                        page=request.args.get("page", 1, type=int) or 1)
+    filters = listing.ContentFilters.from_args(request.args)
+    page = listing.list_content(sector=g.active_sector, filters=filters, page=params.page_arg(request.args))
     context = dict(page=page, filters=filters, statuses=STATUS_LABELS, content_types=CONTENT_TYPE_LABELS,
+                   clusters=listing.sector_clusters(g.active_sector), sort_labels=listing.SORT_LABELS,
+                   date_fields=listing.DATE_FIELDS, all_matching_max=listing.MAX_ALL_MATCHING,
                    costs=costs.article_costs([c.id for c in page.items]) if filters.costs else None)
+    status = 422 if filters.errors else 200
     if is_htmx() and request.headers.get("HX-Target") == "content-list":
-        return render_template("writer/_content_list.html", **context)
-    return render_template("writer/content.html", **context)
+        return render_template("writer/_content_list.html", **context), status
+    return render_template("writer/content.html", **context), status
 
 
 @bp.route("/content/export.csv")
 def content_export():
-    """The filtered articles of the active sector as a CSV download."""
+    """The filtered articles of the active sector, in the list's order, as a CSV download."""
     if g.active_sector is None:
         raise ValidationError("Choose a site and a sector first.")
-    filters = content_service.ContentFilters.from_args(request.args)
+    filters = listing.ContentFilters.from_args(request.args)
+    if filters.errors:  # never a wider export than the person asked for
+        raise ValidationError("Nothing was exported, because a filter could not be applied: " + filters.errors[0])
     sector, scope = g.active_sector, tenancy.current_scope()
 
     def rows():
         # The body is written after the view returns: keep the same account (and site grants) bound.
         with tenancy.account_scope(scope.account_id, set(scope.site_ids) if scope.site_ids is not None else None):
-            yield from content_service.export_csv(sector=sector, filters=filters)
+            yield from listing.export_csv(sector=sector, filters=filters)
 
     return Response(stream_with_context(rows()), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="articles-{sector.id}.csv"'})
@@ -56,10 +62,23 @@ def content_export():
 @bp.route("/content/bulk", methods=["POST"])
 @requires("write")
 def content_bulk():
-    """Send the chosen articles (content_ids) to review or approve them; the others are named with the reason."""
+    """Send to review, approve, image prompts, images or delete: the ticked articles, or (all_matching=1) every
+    article the list's filters (carried in the form) match; the ones refused are named with the reason."""
     action = request.form.get("action", "")
+    filters = listing.ContentFilters.from_args(request.form)
     back = request.form.get("next") if request.form.get("next", "").startswith("/writer/") else None
-    chosen = [v for v in request.form.getlist("content_ids") if v.strip()]
+    back = back or url_for("writer.content_list", **filters.query())
+    if request.form.get("all_matching") == "1":
+        if g.active_sector is None:
+            flash("Choose a site and a sector first.", "error")
+            return redirect(back)
+        try:
+            chosen = [str(i) for i in listing.matching_ids(sector=g.active_sector, filters=filters)]
+        except ValidationError as exc:
+            flash(exc.message, "error")
+            return redirect(back)
+    else:
+        chosen = [v for v in request.form.getlist("content_ids") if v.strip()]
     if action in ("image_prompts", "images"):
         from app.blueprints.writer.image_views import images_estimate_page
 
@@ -74,7 +93,7 @@ def content_bulk():
             flash(f"Deleted {deleted} article(s); their tasks can be written again.", "success")
             if kept:
                 flash(f"Kept {len(kept)} scheduled or published article(s): {', '.join(kept[:5])}.", "warning")
-        return redirect(back or url_for("writer.content_list"))
+        return redirect(back)
     try:
         moved, refused = status_service.change_many(
             content_ids=chosen, to=BULK_ACTIONS.get(action, ""))
@@ -85,7 +104,7 @@ def content_bulk():
               f"{' for review' if action == 'review' else ''}.", "success" if moved else "warning")
         for reason in refused[:10]:
             flash(reason, "warning")
-    return redirect(back or url_for("writer.content_list"))
+    return redirect(back)
 
 
 def _editor(content, *, values=None, error=None, status=200, base_version=None):

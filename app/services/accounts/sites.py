@@ -171,8 +171,16 @@ def delete_site(*, site_id: int, confirm_name: str) -> None:
     site = get_site(site_id)
     if (confirm_name or "").strip() != site.name:
         raise ValidationError("Type the site's name exactly to confirm deletion.", field="confirm_name")
+    from app.models import ContentImage
+    from app.services.images import storage
+
+    files = list(db.session.scalars(select(ContentImage.file_key).where(
+        ContentImage.site_id == site.id, ContentImage.file_key.is_not(None))))
     db.session.delete(site)
     db.session.commit()
+    store = storage.storage()
+    for key in files:  # the article images go with the site, once its rows are gone
+        store.delete(key)
 
 
 def _lock_site(site_id: int) -> Site:

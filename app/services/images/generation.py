@@ -1,30 +1,27 @@
-"""Stage 6: image prompts → images, one image per model call (the `image_generation` job).
+"""Stage 6: image prompts → images, one image per model call (the `image_generation` job): starting a run.
 
 Each image is made at the nearest size its model supports, then cropped, resized and compressed (Pillow) and
-stored. An image is charged (the model's credits per image) only when it succeeds; a failed image fails
-alone, keeps the reason and is not charged. Regenerating keeps the old file until the new one is stored.
-Generated in-article images are placed in the body as <figure>s after their H2 (a new version of the body).
+stored. An image is charged (the model's credits per image, from its own reservation) only when it succeeds;
+a failed image fails alone, keeps the reason and is not charged. Regenerating keeps the old file until the new
+one is stored. Generated in-article images are placed in the body as <figure>s after their H2 (a new version
+of the body). The worker side, with the images of a run made in parallel, is in `images/run.py`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 
 from app import tenancy
-from app.errors import Conflict, DomainError, NotFound, ValidationError
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
-from app.models import AIModel, Content, ContentImage, CreditReservation, Job
+from app.models import AIModel, Content, ContentImage, Job
 from app.services.ai import catalogue
-from app.services.ai.providers import ImageRequest, ProviderError, provider_for
 from app.services.billing import credits
-from app.services.images import placement, processing, sizes, storage
-from app.services.images.prompts import PROMPT_MAX, style_text
+from app.services.images import sizes
+from app.services.images.prompts import PROMPT_MAX
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.planner.ideas import parse_ids
-from app.services.writer import content as content_service
 from app.services.writer.status import settings_for
 
 KIND = "ai.image_generation"
@@ -102,10 +99,13 @@ def start_images(*, content_ids: list, tier: str = "testing", created_by_id: int
 def _enqueue(images: list[ContentImage], items: list[dict], model: AIModel, created_by_id: int | None) -> Job:
     from app.services.jobs import enqueue_job
 
+    per_image = int(model.credits_per_image)
     try:
+        # One reservation per image: each is charged when its image is made, or returned when it is not,
+        # even if the worker stops in the middle of the run.
         job = enqueue_job(kind=KIND, payload={"model_pk": model.id, "images": items}, created_by_id=created_by_id,
-                          site_id=images[0].site_id, title="Images",
-                          reserve_credits=int(model.credits_per_image) * len(items), operation=OPERATION)
+                          site_id=images[0].site_id, title="Images", operation=OPERATION,
+                          reserve_each=[(f"image:{item['id']}", per_image) for item in items])
     except Exception:
         db.session.rollback()
         raise
@@ -162,112 +162,6 @@ def start_regenerate(*, image_id: int, prompt: str, size: str | None = None, tie
     return _enqueue([image], [item], _model(tier), created_by_id)
 
 
-# --- The worker side -----------------------------------------------------------------------------
-
-def _make_one(provider, model: AIModel, image: ContentImage, item: dict) -> tuple[bytes, str, int, int]:
-    """Call the model once for this image and return the processed (bytes, mime, width, height)."""
-    wanted = item.get("size") or site_sizes(image.site_id)[image.kind]
-    width, height = sizes.parse(wanted)
-    ask = sizes.nearest(model.provider.kind, model.model_id, width, height)
-    result = provider.generate_images(model_id=model.model_id, request=ImageRequest(
-        prompt=item.get("prompt") or image.prompt, size=ask, style=style_text(image.site_id), count=1))
-    if not result.images:
-        raise ProviderError("The model returned no image.")
-    raw = result.images[0].data
-    if len(raw) > current_app.config["IMAGE_MAX_SOURCE_BYTES"]:
-        raise processing.NotAnImage("the image the model sent is too large")
-    data, mime = processing.fit(raw, width, height, fmt=current_app.config["IMAGE_FORMAT"],
-                                quality=current_app.config["IMAGE_QUALITY"])
-    return data, mime, width, height
-
-
-def run_images(job: Job, progress: Progress) -> dict:
-    """Make every image of the job, one call each; charge the ones that succeed."""
-    progress("INIT", 5, "Checking the model…", force=True)
-    model = db.session.get(AIModel, job.payload["model_pk"])
-    if model is None:
-        raise DomainError("The chosen image model was removed from the catalogue. Start again.")
-    catalogue.check_usable(model)
-    provider = provider_for(model.provider)
-    items = list(job.payload["images"])
-    store = storage.storage()
-    made, failed, stopped, old_keys, touched = 0, 0, None, [], set()
-    for number, item in enumerate(items):
-        image = db.session.get(ContentImage, item["id"])
-        if image is None:
-            failed += 1
-            continue
-        progress("AI_CALL", 10 + round(80 * number / max(1, len(items))),
-                 f"Making image {number + 1} of {len(items)}…", force=True)
-        regenerating = image.status == "generated"
-        try:
-            if stopped:
-                raise ProviderError(f"Not attempted because the image provider failed on an earlier image: {stopped}")
-            data, mime, width, height = _make_one(provider, model, image, item)
-            key = storage.new_key(account_id=image.account_id, site_id=image.site_id, mime=mime)
-            store.put(key, data)
-        except (ProviderError, processing.NotAnImage, ValidationError, storage.StorageError) as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            if isinstance(exc, ProviderError) and not stopped and "Not attempted" not in message:
-                stopped = message
-            failed += 1
-            reason = f"The image could not be made and was not charged: {message}"
-            if regenerating:  # the old file stays in place
-                image.error = f"Making it again failed, so the previous image was kept. {reason}"
-            else:
-                image.status, image.error = "failed", reason[:2000]
-        else:
-            if image.file_key:
-                old_keys.append(image.file_key)
-            if item.get("prompt"):
-                image.prompt = item["prompt"]
-            image.status, image.error, image.file_key = "generated", None, key
-            image.width, image.height, image.mime, image.bytes = width, height, mime, len(data)
-            image.model_used = model.name
-            image.credits = (image.credits or 0) + int(model.credits_per_image)
-            image.cost_usd = Decimal(image.cost_usd or 0) + Decimal(model.cost_per_image or 0)
-            made += 1
-            touched.add(image.content_id)
-        db.session.commit()  # each image's outcome is visible at once (the gallery, the progress)
-    if not made:
-        raise DomainError(f"None of the {len(items)} image(s) could be made, so your credits were returned. "
-                          f"{stopped or 'See each image for the reason.'}")
-    progress("SAVE", 92, "Placing the images in the articles…", force=True)
-    for content_id in sorted(touched):
-        place_in_article(content_id, user_id=job.created_by_id)
-    charged = _settle(job, model, made)
-    db.session.commit()
-    for key in old_keys:  # only now that the new files are recorded
-        store.delete(key)
-    return {"summary": f"Made {made} image(s)." + (f" {failed} failed and were not charged." if failed else ""),
-            "succeeded": made, "failed": failed, "credits": charged, "model": model.name,
-            "demo": model.provider.kind == "demo"}
-
-
-def place_in_article(content_id: int, *, user_id: int | None) -> None:
-    """Put the article's generated in-article images in its body; a new version when the body changes."""
-    content = db.session.scalars(select(Content).where(Content.id == content_id).with_for_update()).first()
-    if content is None:
-        return
-    images = list(db.session.scalars(select(ContentImage).where(ContentImage.content_id == content_id)))
-    body = placement.place(content.body_html, images)
-    if body != content.body_html:
-        content.body_html = body
-        content_service.add_version(content, reason="generation", user_id=user_id, note="Images placed")
-
-
-def _settle(job: Job, model: AIModel, made: int) -> int:
-    reservation = db.session.scalars(select(CreditReservation).where(
-        CreditReservation.job_id == job.id, CreditReservation.status == "open")).first()
-    if reservation is None:
-        return 0
-    settled = credits.settle(reservation_id=reservation.id, actual=int(model.credits_per_image) * made,
-                             model=model.model_id, provider=model.provider.slug, images=made,
-                             cost_usd=catalogue.cost_usd(model, tokens_in=0, tokens_out=0, images=made),
-                             related=("job", job.id), commit=False)
-    return settled.charged
-
-
 @register
 class ImageGenerationJob(JobKind):
     name = KIND
@@ -276,4 +170,17 @@ class ImageGenerationJob(JobKind):
     timeout = 3600
 
     def run(self, job: Job, progress: Progress) -> dict:
+        from app.services.images.run import run_images
+
         return run_images(job, progress)
+
+    def on_failure(self, job: Job) -> None:
+        """Images the run did not make show why (or wait again if it was cancelled before it started)."""
+        from app.services.images.run import release_unmade
+
+        # The outcome was written on another connection: read it afresh, not from the session's copy.
+        row = db.session.scalars(select(Job).where(Job.id == job.id)
+                                 .execution_options(populate_existing=True)).first()
+        if row is not None and row.status == "cancelled":
+            return
+        release_unmade(job, (row.error if row is not None else None) or "the run did not finish.")

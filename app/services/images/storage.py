@@ -6,6 +6,7 @@ so no path can leave the storage root. Serving goes through the writer's image r
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from flask import current_app
 
+log = logging.getLogger(__name__)
 _KEY = re.compile(r"^[0-9]{1,12}/[0-9]{1,12}/[0-9a-f]{32}\.(webp|jpg|png)$")
 EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
 
@@ -65,10 +67,14 @@ class LocalStorage(Storage):
             raise StorageError("the file is missing") from None
 
     def delete(self, key: str) -> None:
+        """Remove a file; one already missing is fine, and a failure is logged, never raised (callers delete
+        after their commit, when the row no longer points at the file)."""
         try:
             self._path(key).unlink(missing_ok=True)
         except StorageError:
             pass
+        except OSError:
+            log.warning("Could not delete image file %s", key, exc_info=True)
 
 
 BACKENDS: dict[str, type[Storage]] = {"local": LocalStorage}

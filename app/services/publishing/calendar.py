@@ -12,8 +12,11 @@ from sqlalchemy import or_, select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Content, Publication, Site
+from app.services.publishing.connection import WAITING_FOR_CONNECTION, site_is_connected
+from app.timeutil import utcnow
 
 SHOWN = ("scheduled", "queued", "publishing", "retrying", "future", "published", "failed")
+WAITING_LABEL = "Waiting for a WordPress connection"
 STATE_LABELS = {"scheduled": "Scheduled", "queued": "Publishing soon", "publishing": "Publishing",
                 "retrying": "Retrying", "future": "Scheduled on WordPress", "published": "Published",
                 "failed": "Failed"}
@@ -29,9 +32,19 @@ class Item:
     when: datetime | None  # on the site's clock
     link: str | None
     error: str
+    site_id: int = 0
+    connected: bool = True
+    due: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        """Scheduled on a site with no WordPress connection: it will wait at its time until the site is connected."""
+        return self.state == "scheduled" and not self.connected
 
     @property
     def label(self) -> str:
+        if self.waiting and self.due:
+            return WAITING_LABEL
         return STATE_LABELS.get(self.state, self.state)
 
 
@@ -49,7 +62,7 @@ def parse_month(raw: str | None, today: date) -> date:
 def items(*, site_id: int | None, start: datetime | None = None, end: datetime | None = None,
           limit: int = 500) -> list[Item]:
     """Publications to show, in time order (UTC bounds); failed ones without a time are included."""
-    query = (select(Publication, Content.title, Site.name, Site.timezone)
+    query = (select(Publication, Content.title, Site.id, Site.name, Site.timezone, site_is_connected().label("connected"))
              .join(Content, Content.id == Publication.content_id).join(Site, Site.id == Publication.site_id)
              .where(Publication.status.in_(SHOWN)))
     if site_id:
@@ -58,12 +71,14 @@ def items(*, site_id: int | None, start: datetime | None = None, end: datetime |
         query = query.where(or_(Publication.scheduled_at.between(start, end),
                                 Publication.published_at.between(start, end)))
     rows = db.session.execute(query.order_by(Publication.scheduled_at.asc().nulls_last(), Publication.id).limit(limit)).all()
-    out = []
-    for publication, title, site_name, tz_name in rows:
+    out, now = [], utcnow()
+    for publication, title, site_id, site_name, tz_name, connected in rows:
         when = publication.scheduled_at or publication.published_at
         local = when.astimezone(ZoneInfo(tz_name or "UTC")) if when else None
+        waiting_note = publication.last_error == WAITING_FOR_CONNECTION  # said by the item's own note instead
         out.append(Item(publication.id, publication.content_id, title, site_name, publication.status, local,
-                        publication.wp_link, publication.last_error))
+                        publication.wp_link, "" if waiting_note else publication.last_error, site_id=site_id,
+                        connected=bool(connected), due=bool(when and when <= now)))
     return out
 
 

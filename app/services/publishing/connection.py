@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app.errors import DomainError, ValidationError
 from app.extensions import db
@@ -15,6 +15,13 @@ from app.services.publishing.wordpress import DEFAULT_TIMEOUT, WordPressClient
 from app.timeutil import utcnow
 
 DOCTOR_KIND = "wordpress.doctor"
+WAITING_FOR_CONNECTION = "Waiting for a WordPress connection — connect the site to publish."
+
+
+def site_is_connected():
+    """SQL condition: the site has a WordPress address, user name and application password (as wp_connected)."""
+    return and_(Site.wp_url.is_not(None), Site.wp_url != "", Site.wp_username.is_not(None), Site.wp_username != "",
+                Site.wp_app_password.is_not(None))
 
 
 def _reset_health(site: Site) -> None:

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Content, Publication, Site, User
 from app.services.notifications import notify
 from app.services.publishing import assets, records, seo
-from app.services.publishing.connection import client_for
+from app.services.publishing.connection import WAITING_FOR_CONNECTION, client_for
 from app.services.publishing.settings import settings_for
 from app.services.publishing.wordpress import PermanentError, TransientError, WordPressClient, WordPressError
 from app.services.writer.status import apply_move
@@ -211,6 +211,11 @@ def _publish(publication_id: int) -> dict:
         _fail(publication, content, f"Only approved articles are published; “{content.title}” is {content.status}.")
         raise DomainError(publication.last_error)
     site = db.session.get(Site, publication.site_id)
+    if not site.wp_connected and publication.scheduled_at and publication.wp_post_id is None:
+        # Disconnected after the tick handed it over: it goes back to waiting, as the tick would have left it.
+        publication.status, publication.last_error = "scheduled", WAITING_FOR_CONNECTION
+        db.session.commit()
+        return {"publication_id": publication.id, "message": WAITING_FOR_CONNECTION}
     publication.status, publication.attempts = "publishing", publication.attempts + 1
     db.session.commit()
     try:

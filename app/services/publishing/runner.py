@@ -15,7 +15,7 @@ from app.models import Content, Job, Publication, PublishSettings, Site
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.notifications import notify
 from app.services.publishing import records
-from app.services.publishing.connection import client_for
+from app.services.publishing.connection import WAITING_FOR_CONNECTION, client_for, site_is_connected
 from app.services.publishing.publisher import people_to_tell, publish_publication
 from app.services.publishing.schedule import PUBLISH_KIND, auto_schedule_site, enqueue_publication
 from app.services.publishing.wordpress import PermanentError, WordPressError
@@ -167,19 +167,54 @@ class PublishArticle(JobKind):
 
 
 def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
-    """Claim due publications in PostgreSQL (SKIP LOCKED, status flip) and return (account, id) pairs."""
+    """Claim due publications of connected sites in PostgreSQL (SKIP LOCKED, status flip) and return
+    (account, id) pairs; those of sites without a WordPress connection stay scheduled and wait."""
     now = now or utcnow()
     lead = timedelta(seconds=current_app.config["PUBLISH_LEAD_SECONDS"])
     with tenancy.all_accounts():
         rows = list(db.session.scalars(select(Publication).where(or_(
             (Publication.status == "scheduled") & (Publication.scheduled_at <= now + lead),
             (Publication.status == "retrying") & (Publication.next_attempt_at <= now),
-        )).order_by(Publication.scheduled_at).limit(limit).with_for_update(skip_locked=True)))
+        ), Publication.site_id.in_(select(Site.id).where(site_is_connected())))
+            .order_by(Publication.scheduled_at).limit(limit).with_for_update(skip_locked=True)))
         claimed = [(row.account_id, row.id) for row in rows]
         for row in rows:
             row.status = "queued"
         db.session.commit()
     return claimed
+
+
+def hold_unconnected(now=None) -> int:
+    """Due articles of sites without a WordPress connection wait (not failed, nothing spent), saying so on the
+    article; the site's owners are told once when its first article starts waiting."""
+    now = now or utcnow()
+    with tenancy.all_accounts():
+        rows = list(db.session.execute(select(Publication.account_id, Publication.id).where(
+            Publication.status == "scheduled", Publication.scheduled_at <= now,
+            Publication.last_error != WAITING_FOR_CONNECTION,
+            Publication.site_id.in_(select(Site.id).where(~site_is_connected()))).order_by(Publication.scheduled_at)))
+    for account_id, publication_id in rows:
+        with tenancy.account_scope(account_id):
+            publication = db.session.scalars(select(Publication).where(Publication.id == publication_id)
+                                             .with_for_update()).first()
+            if publication is None or publication.status != "scheduled" \
+                    or publication.last_error == WAITING_FOR_CONNECTION:
+                db.session.rollback()
+                continue
+            already_told = db.session.scalars(select(Publication.id).where(
+                Publication.site_id == publication.site_id, Publication.status == "scheduled",
+                Publication.last_error == WAITING_FOR_CONNECTION)).first()
+            publication.last_error = WAITING_FOR_CONNECTION
+            db.session.commit()
+            if already_told is None:
+                site = db.session.get(Site, publication.site_id)
+                content = db.session.get(Content, publication.content_id)
+                notify(account_id=account_id,
+                       title=f"{site.name}: articles are waiting for a WordPress connection"[:200],
+                       body=f"“{content.title}” was due to publish, but {site.name} is not connected to WordPress. "
+                            "It waits, with the site's other due articles; connect the site to publish them.",
+                       link=f"/sites/{site.id}#wordpress", level="warning", user_ids=people_to_tell(publication))
+    return len(rows)
 
 
 def publish_due(now=None) -> int:
@@ -191,6 +226,7 @@ def publish_due(now=None) -> int:
     for account_id, site_id in sites:
         with tenancy.account_scope(account_id):
             auto_schedule_site(site_id)
+    hold_unconnected(now)
     started = 0
     for account_id, publication_id in due_publications(now):
         with tenancy.account_scope(account_id):

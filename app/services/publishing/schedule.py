@@ -134,6 +134,11 @@ def publish_now(*, content_id: int, user_id: int | None) -> Job:
     if content.status not in ("approved", "scheduled", "published"):
         db.session.rollback()
         raise ValidationError(f"Only approved articles are published; “{content.title}” is {content.status}.")
+    site = db.session.get(Site, content.site_id)
+    if not site.wp_connected:
+        db.session.rollback()
+        raise ValidationError(f"{site.name} is not connected to WordPress yet — connect the site to publish "
+                              "(or schedule the article: it waits for the connection).")
     publication = records.ensure_publication(content)
     if publication.job_id:
         running = db.session.get(Job, publication.job_id)

@@ -1,24 +1,19 @@
-"""Articles: the list, the editor's save (with a version kept and stale saves refused), history and restore."""
+"""Articles: the editor's save (with a version kept and stale saves refused), history, restore and delete.
+The list's filters, sorting and export are in `listing.py`."""
 
 from __future__ import annotations
-
-import csv
-import io
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import undefer
 
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
-from app.models import Sector, User
-from app.models.planner import CONTENT_TYPES, Task
-from app.models.writer import CONTENT_STATUSES, Content, ContentVersion
+from app.models import User
+from app.models.planner import Task
+from app.models.writer import Content, ContentVersion
 from app.services.ai.output import clean_text, sanitize_html
 from app.services.paging import Page, paginate
-from app.services.planner.ideas import like, parse_ids
-from app.services.planner.keywords import _safe_cell as safe_cell  # spreadsheet formula injection guard
+from app.services.planner.ideas import parse_ids
 from app.services.writer import text
 
 META_TITLE_MAX = 60
@@ -193,84 +188,6 @@ def restore_version(*, content_id: int, number: int, user: User) -> Content:
     return content
 
 
-@dataclass
-class ContentFilters:
-    status: str = ""
-    content_type: str = ""
-    q: str = ""
-    min_words: int | None = None
-    max_words: int | None = None
-    images: str = ""  # "yes": has generated images; "no": has none
-    costs: bool = False  # show the cost column
-
-    @classmethod
-    def from_args(cls, args) -> "ContentFilters":
-        """Filters from a query string; unknown values are ignored rather than refused."""
-        def number(name: str) -> int | None:
-            value = str(args.get(name, "")).strip()
-            return int(value) if value.isdigit() and len(value) <= 7 else None
-
-        return cls(status=args.get("status", "") if args.get("status") in CONTENT_STATUSES else "",
-                   content_type=args.get("type", "") if args.get("type") in CONTENT_TYPES else "",
-                   q=" ".join(args.get("q", "").split())[:200], min_words=number("min_words"),
-                   max_words=number("max_words"), images=args.get("images", "") if args.get("images") in
-                   ("yes", "no") else "", costs=args.get("costs") == "1")
-
-    def query(self) -> dict:
-        """The filters as query-string arguments (for pager and export links)."""
-        values = {"status": self.status, "type": self.content_type, "q": self.q, "min_words": self.min_words,
-                  "max_words": self.max_words, "images": self.images, "costs": "1" if self.costs else ""}
-        return {k: v for k, v in values.items() if v not in ("", None)}
-
-
-def _filtered(sector: Sector, filters: ContentFilters):
-    stmt = select(Content).where(Content.sector_id == sector.id)
-    if filters.status:
-        stmt = stmt.where(Content.status == filters.status)
-    if filters.content_type:
-        stmt = stmt.where(Content.content_type == filters.content_type)
-    if filters.min_words is not None:
-        stmt = stmt.where(Content.word_count >= filters.min_words)
-    if filters.max_words is not None:
-        stmt = stmt.where(Content.word_count <= filters.max_words)
-    if filters.images:
-        from app.models import ContentImage
-
-        made = select(ContentImage.id).where(ContentImage.content_id == Content.id,
-                                             ContentImage.status == "generated").exists()
-        stmt = stmt.where(made if filters.images == "yes" else ~made)
-    if filters.q:
-        pattern = like(filters.q)
-        stmt = stmt.where(or_(Content.title.ilike(pattern), Content.primary_keyword.ilike(pattern)))
-    return stmt.order_by(Content.id.desc())
-
-
-def list_content(*, sector: Sector, filters: ContentFilters, page: int = 1) -> Page:
-    """The sector's articles matching the filters, newest first."""
-    return paginate(_filtered(sector, filters), page)
-
-
-EXPORT_COLUMNS = ("ID", "Title", "Status", "Type", "Structure", "Primary keyword", "Words", "Slug", "Meta title",
-                  "Meta description", "Model", "Updated")
-
-
-def export_csv(*, sector: Sector, filters: ContentFilters) -> Iterator[str]:
-    """The filtered articles as CSV (UTF-8 with BOM for spreadsheets), streamed in chunks."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(EXPORT_COLUMNS)
-    for c in db.session.scalars(_filtered(sector, filters).execution_options(yield_per=500)):
-        writer.writerow([safe_cell(v) for v in (
-            c.id, c.title, c.status, c.content_type, c.structure, c.primary_keyword, c.word_count, c.slug,
-            c.meta_title, c.meta_description, c.model_used, c.updated_at.strftime("%Y-%m-%d %H:%M"))])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 def delete_content(*, content_ids: list) -> tuple[int, list[str]]:
     """Delete the chosen articles and their versions; their tasks can be written again. Scheduled and
     published articles are kept (named in the list): publishing must take them back first."""
@@ -284,12 +201,21 @@ def delete_content(*, content_ids: list) -> tuple[int, list[str]]:
     kept = [c.title for c in rows if c.status in ("scheduled", "published")]
     doomed = [c for c in rows if c.status not in ("scheduled", "published")]
     task_ids = [c.task_id for c in doomed if c.task_id]
+    from app.models import ContentImage
+    from app.services.images import storage
+
+    # Locked, so an image run cannot record a new file for these images between this read and the commit.
+    files = list(db.session.scalars(select(ContentImage.file_key).where(
+        ContentImage.content_id.in_([c.id for c in doomed]), ContentImage.file_key.is_not(None)).with_for_update()))
     for content in doomed:
         db.session.delete(content)
     db.session.flush()
     for task in db.session.scalars(select(Task).where(Task.id.in_(task_ids))):
         task.status, task.error = "queued", None
     db.session.commit()
+    store = storage.storage()
+    for key in files:  # only once the rows are gone; a file already missing is fine
+        store.delete(key)
     return len(doomed), kept
 
 

@@ -126,7 +126,8 @@ def demo_body(task: dict, outline: list[dict], words: int, intro: str = "") -> s
 
 
 def demo_meta(task: dict) -> dict:
-    title = f"Demo: {task['title']}"
+    # Titles from demo ideas already carry the label; label each article once.
+    title = task["title"] if task["title"].startswith("Demo: ") else f"Demo: {task['title']}"
     return {"title": title[:300], "meta_title": title[:60], "meta_description": f"{DEMO_LABEL}: {task['title']}"[:160],
             "slug": text.slugify(task["title"]), "excerpt": f"{DEMO_LABEL}. A placeholder for “{task['title']}”."}
 
