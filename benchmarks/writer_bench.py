@@ -4,7 +4,8 @@
 
 Each concurrency runs in a fresh process (its own scratch database and peak memory). The real `openai`
 client calls a local threaded HTTP server that answers every chat completion after `latency` seconds with
-a usable article. The job runs through a real RQ worker in-process, as in the tests. Reported: wall time
+a usable article. The job runs through a real RQ worker in-process, as in the tests, after the same
+start-up preparation as `workers.worker`. Reported: wall time
 of the job, the ideal time (rounds of calls × latency), the overhead per article beyond the model's
 latency, and peak RSS.
 """
@@ -43,6 +44,9 @@ def fake_openai(latency: float) -> ThreadingHTTPServer:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for the client's
+        # delayed ACK of the headers (about 40 ms per answer), a stall of this server, not of the product.
+        disable_nagle_algorithm = True
 
         def do_POST(self):  # noqa: N802 (http.server naming)
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -87,6 +91,7 @@ def run_one(articles: int, latency: float, concurrency: int) -> dict:
     from app.services.billing import credits
     from app.services.writer import runner
     from workers.tasks import use_app
+    from workers.worker import freeze_startup_heap
 
     app = fresh_app()
     app.config["AI_CONCURRENCY"] = concurrency
@@ -112,6 +117,7 @@ def run_one(articles: int, latency: float, concurrency: int) -> dict:
             job_id = job.id
         db.session.remove()
         queue = get_queue("default")
+    freeze_startup_heap()  # as the worker does once it has started
     began = time.perf_counter()
     SimpleWorker([queue], connection=app.extensions["redis"]).work(burst=True)
     wall = time.perf_counter() - began

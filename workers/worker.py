@@ -4,6 +4,7 @@ stops when the queues are empty)."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import sys
@@ -41,6 +42,20 @@ class HorseBoundWorker(Worker):
         super().main_work_horse(job, queue)
 
 
+def freeze_startup_heap() -> None:
+    """Set what start-up made (modules, the app, the TLS context) aside from the garbage collector.
+
+    A full collection walks every tracked object; over the app's few hundred thousand start-up objects that
+    took 0.2-0.5 s, paid inside whichever job tripped it. Frozen objects are never walked again, and forked
+    work horses leave their pages shared instead of touching them.
+    """
+    from app.services.ai.providers.openai_compatible import tls_context
+
+    tls_context()  # made once here, shared by every work horse, instead of once per job
+    gc.collect()
+    gc.freeze()
+
+
 def main() -> None:
     """Listen on the configured queues until stopped."""
     app = create_app()
@@ -50,6 +65,7 @@ def main() -> None:
         queues = list(app.extensions["rq_queues"].values())
         worker_class = SimpleWorker if "--simple" in sys.argv else HorseBoundWorker
         worker = worker_class(queues, connection=connection)
+    freeze_startup_heap()
     worker.work(with_scheduler=False, burst="--burst" in sys.argv)
 
 

@@ -15,13 +15,9 @@ from app import tenancy
 from app.extensions import db
 from app.services.ai import catalogue
 from app.services.ai.catalogue import seed_ai_catalogue
+from app.services.ai.demo_media import placeholder_png
 from app.services.ai.framework import start_function
-from app.services.ai.providers import (
-    DEMO_IMAGE_MAX_SIDE,
-    ImageRequest,
-    ProviderError,
-    placeholder_png,
-)
+from app.services.ai.providers import DEMO_IMAGE_MAX_SIDE, ImageRequest, ProviderError
 from tests.integration.ai_support import (
     EMAIL,
     call_provider,

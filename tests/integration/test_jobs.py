@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from rq import SimpleWorker
@@ -22,13 +18,18 @@ from app.extensions import db
 from app.models import Job, Notification
 from app.modules import MODULE_LABELS
 from app.services.job_kinds import JobKind, register
-from app.services.jobs import enqueue_job, reap_stale_jobs
+from app.services.jobs import reap_stale_jobs
 from app.timeutil import utcnow
-from tests.conftest import TEST_DATABASE_URL, Browserless, login, make_account
+from tests.conftest import Browserless, login, make_account
 from tests.integration import slow_job_kind
+from tests.integration.worker_support import (
+    enqueue,
+    job_row,
+    kill_group,
+    wait_until_gone,
+    worker_running_slow_job,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = ROOT / ".venv" / "bin" / "python"
 HTMX = {"HX-Request": "true"}
 JOBS = Job.__table__
 NOTIFICATIONS = Notification.__table__
@@ -109,18 +110,6 @@ def make_site(app, account_id: int, *, url: str, name: str = "Blog") -> int:
         site = create_site(name=name, url=url, timezone="UTC", industry_id=None,
                            sector_template_ids=[], sector_names=["General"])
         return site.id
-
-
-def enqueue(app, account_id: int, user_id: int | None, kind: str, payload: dict | None = None) -> int:
-    """Start a job through the service, as a feature's view would."""
-    with app.app_context(), tenancy.account_scope(account_id):
-        return enqueue_job(kind=kind, payload=payload or {}, created_by_id=user_id).id
-
-
-def job_row(app, job_id: int):
-    """The job row as any other process sees it (its own connection, no tenancy filter)."""
-    with app.app_context(), db.engine.connect() as conn:
-        return conn.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().one()
 
 
 def update_job(app, job_id: int, **values) -> None:
@@ -402,43 +391,11 @@ def test_running_or_finished_job_cannot_be_cancelled(app, client, web):
 # ----------------------------------------------------------------------------- reaper
 
 
-WORKER_CODE = "import tests.integration.slow_job_kind; from workers.worker import main; main()"
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")  # a zombie waiting for init is as dead as it gets
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def test_reaper_fails_job_whose_worker_was_killed_mid_job_once(app, tmp_path, monkeypatch):
     account_id, user_id = make_account(app, email="owner@acme.example.com")
     redis = app.extensions["redis"]
     job_id = enqueue(app, account_id, user_id, slow_job_kind.NAME, {"sleep": 120})
-    env = {**os.environ, "IGNY8_ENV": "testing", "TEST_DATABASE_URL": TEST_DATABASE_URL,
-           "TEST_REDIS_URL": os.environ["TEST_REDIS_URL"]}
-    log_path = tmp_path / "worker.log"
-    horse_pid = None
-    with open(log_path, "w") as log:
-        # The production-style worker (forks a work-horse per job) in its own process group.
-        worker = subprocess.Popen([str(PYTHON), "-c", WORKER_CODE, "--burst"], cwd=ROOT, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not (job_row(app, job_id)["progress"] == 30 and redis.get(slow_job_kind.PID_KEY)):
-            assert worker.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the job never started:\n" + log_path.read_text()
-            time.sleep(0.05)
-        horse_pid = int(redis.get(slow_job_kind.PID_KEY))
+    with worker_running_slow_job(app, job_id, tmp_path / "worker.log") as (worker, horse_pid):
         assert horse_pid != worker.pid
         assert job_row(app, job_id)["status"] == "running"
 
@@ -448,18 +405,10 @@ def test_reaper_fails_job_whose_worker_was_killed_mid_job_once(app, tmp_path, mo
         assert job_row(app, job_id)["status"] == "running"
 
         # The machine loses the worker: the worker and its work-horse (own process group) die at once.
-        _kill_group(worker.pid)
-        _kill_group(horse_pid)
+        kill_group(worker.pid)
+        kill_group(horse_pid)
         worker.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while not _process_gone(horse_pid):
-            assert time.monotonic() < deadline, "work-horse survived SIGKILL"
-            time.sleep(0.02)
-    finally:
-        _kill_group(worker.pid)
-        if horse_pid:
-            _kill_group(horse_pid)
-        worker.wait(timeout=10)
+        wait_until_gone(horse_pid, "work-horse survived SIGKILL")
 
     row = job_row(app, job_id)
     assert row["status"] == "running"  # nobody has noticed yet

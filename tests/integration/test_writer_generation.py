@@ -227,6 +227,20 @@ def test_task_lengths_outside_what_can_be_written_are_refused_and_nothing_starts
     assert ledger(app, ids["account"])["balance"] == ids["start"]
 
 
+def test_no_tasks_or_more_than_fifty_are_refused_with_a_message_and_nothing_starts(app, ids):
+    from app.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="Choose at least one task to write"):
+        start(app, ids, [])
+    with pytest.raises(ValidationError, match="At most 50 articles can be written in one run; you chose 51"):
+        start(app, ids, list(range(1, 52)))
+    with app.app_context(), tenancy.account_scope(ids["account"]), \
+            pytest.raises(ValidationError, match="you chose 51. Nothing was charged"):
+        runner.estimate_generation(task_ids=list(range(1, 52)))
+    assert job_count(app) == 0
+    assert ledger(app, ids["account"])["balance"] == ids["start"]
+
+
 def test_a_provider_failure_fails_the_tasks_with_the_reason_and_refunds_everything(app, ids, fake_openai):
     world = make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing"])
     fake_openai.expect_request(PATH, method="POST").respond_with_data("upstream broke", status=500)
@@ -295,3 +309,21 @@ def test_the_demo_provider_writes_long_articles_in_parts_too(app, ids):
     [row] = articles(app, ids["account"])
     assert 3000 <= row["words"] <= 5000 and row["body"].count(DEMO_LABEL) == 1
     assert all(f">{h['text']}</h{h['level']}>" in row["body"] for h in OUTLINE)
+
+
+def test_the_accounts_own_writing_prompt_is_what_the_model_receives_for_every_article(app, ids, fake_openai):
+    from app.services.ai import prompts
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        prompts.save_override("content_generation", "Write for a pet shop about {title}, in {language}.")
+        db.session.remove()
+    world = make_tasks(app, ids["account"], ["Espresso at home", "Milk frothing"])
+    fake_openai.expect_request(PATH, method="POST").respond_with_handler(
+        lambda request: Response(answer_with(article(title_of(request))), content_type="application/json"))
+    job_id, _ = start(app, ids, world["tasks"])
+    run_worker(app)
+
+    assert job_row(app, job_id)["status"] == "succeeded"
+    systems = sorted(json.loads(request.get_data())["messages"][0]["content"] for request, _ in fake_openai.log)
+    assert [s.split("\n", 1)[0] for s in systems] == ["Write for a pet shop about Espresso at home, in English.",
+                                                      "Write for a pet shop about Milk frothing, in English."]

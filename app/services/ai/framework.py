@@ -218,7 +218,14 @@ def run_function(job: Job, function: AIFunction, progress: Progress) -> dict:
     catalogue.check_usable(model)
     function.limits = ai_settings.generation_limits(  # AI settings: site → account → platform
         function_temperature=function.temperature, model_max_tokens=model.max_output_tokens, site=job.site_id)
-    provider = provider_for(model.provider)
+    provider = provider_for(model.provider).keep_open()  # one client (one connection pool) for every call
+    try:
+        return _run_with(job, function, progress, model, provider)
+    finally:
+        provider.close()
+
+
+def _run_with(job: Job, function: AIFunction, progress: Progress, model: AIModel, provider) -> dict:
     payload = job.payload["input"]
     function.validate(payload)
     progress("PREP", 12, "Preparing the input…", force=True)

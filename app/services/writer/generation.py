@@ -51,6 +51,17 @@ def outline_lines(outline: list[dict]) -> str:
                      for h in outline or [])
 
 
+def chosen_task_ids(values) -> list[int]:
+    """The distinct task ids of one run: at least one, at most MAX_TASKS."""
+    ids = parse_ids(values, field="task_ids", label="task")
+    if not ids:
+        raise ValidationError("Choose at least one task to write.", field="task_ids")
+    if len(ids) > MAX_TASKS:
+        raise ValidationError(f"At most {MAX_TASKS} articles can be written in one run; you chose {len(ids)}. "
+                              "Nothing was charged.", field="task_ids")
+    return ids
+
+
 def _tasks(ids: list[int]) -> list[Task]:
     tasks = list(db.session.scalars(select(Task).where(Task.id.in_(ids)).order_by(Task.id)))
     if len(tasks) != len(ids):
@@ -85,13 +96,7 @@ class ContentGeneration(AIFunction):
     items_per_call = 1
 
     def validate(self, payload: dict) -> None:
-        ids = parse_ids(payload.get("task_ids"), field="task_ids", label="task")
-        if not ids:
-            raise ValidationError("Choose at least one task to write.", field="task_ids")
-        if len(ids) > MAX_TASKS:
-            raise ValidationError(f"At most {MAX_TASKS} articles can be written in one run; you chose {len(ids)}. "
-                                  "Nothing was charged.", field="task_ids")
-        check_tasks(_tasks(ids))
+        check_tasks(_tasks(chosen_task_ids(payload.get("task_ids"))))
 
     def prepare(self, payload: dict) -> dict:
         ids = parse_ids(payload["task_ids"], field="task_ids", label="task")
@@ -116,12 +121,13 @@ class ContentGeneration(AIFunction):
                 "language": (profile.language if profile else "") or "English",
                 "author_profile": prompts.profile_text(profile), "strategy": prompts.strategy_text(strategy),
                 "author_profile_id": task.author_profile_id, "strategy_id": task.strategy_id})
-        return {"tasks": items}
+        # The template in effect is read once for the run, not once per article.
+        return {"tasks": items, "template": prompts.get_template(self.name)[0]}
 
     def build_prompt(self, context: dict) -> list[dict]:
         task = context["tasks"][0]
         low, high = length_range(task["target_words"])
-        system = prompts.render(self.name, {
+        system = prompts.render_body(prompts.get_function(self.name), context["template"], {
             "site_name": task.get("site_name", ""), "sector": task.get("sector", ""), "title": task["title"],
             "outline": outline_lines(task["outline"]), "primary_keyword": task.get("primary_keyword", ""),
             "keywords": ", ".join(task.get("keywords", [])), "content_type": task.get("content_type", "post"),

@@ -29,7 +29,7 @@ from app.services.job_kinds import Progress, register
 from app.services.planner.ideas import parse_ids
 from app.services.writer import content as content_service
 from app.services.writer import sections, text
-from app.services.writer.generation import FUNCTION, MAX_TASKS, ContentGeneration
+from app.services.writer.generation import FUNCTION, ContentGeneration, chosen_task_ids
 from app.services.writer.status import settings_for
 
 TIERS = ("testing", "live")
@@ -62,12 +62,7 @@ def _tier(tier: str) -> str:
 
 def _split(task_ids: list, *, lock: bool) -> tuple[list[Task], list[tuple[str, str]]]:
     """The chosen tasks that can be written now, and (title, reason) for the others."""
-    ids = parse_ids(task_ids, field="task_ids", label="task")
-    if not ids:
-        raise ValidationError("Choose at least one task to write.", field="task_ids")
-    if len(ids) > MAX_TASKS:
-        raise ValidationError(f"At most {MAX_TASKS} articles can be written in one run; you chose {len(ids)}. "
-                              "Nothing was charged.", field="task_ids")
+    ids = chosen_task_ids(task_ids)
     stmt = select(Task).where(Task.id.in_(ids)).order_by(Task.id)
     # Locking makes a double click wait for the first request and then see its tasks claimed.
     tasks = list(db.session.scalars(stmt.with_for_update() if lock else stmt))
