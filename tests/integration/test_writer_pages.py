@@ -179,6 +179,50 @@ def test_bad_editor_input_gets_a_clear_message_and_changes_nothing(app, world, f
     assert articles(app, world["account"]) == before
 
 
+def test_a_slug_another_article_of_the_site_uses_is_refused_and_changes_nothing(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    make_article(app, world["account"], world, title="Espresso basics")  # its slug: espresso-basics
+    url = f"/writer/content/{content_id}"
+    before = articles(app, world["account"])
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="Espresso Basics")
+    response = web.post(url, form, token_from=url)
+    assert response.status_code == 422
+    assert "Another article of this site already uses the slug “espresso-basics”" in response.get_data(as_text=True)
+    assert articles(app, world["account"]) == before
+
+
+def test_a_meta_only_edit_is_a_version_whose_diff_shows_the_change_and_an_unchanged_save_is_not(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    form = editor_form(web.get(url).get_data(as_text=True))
+    old_description = form["meta_description"]
+    assert web.post(url, form, token_from=url).status_code == 302  # nothing changed: no new version
+    assert articles(app, world["account"])[0]["version"] == 1
+    form = editor_form(web.get(url).get_data(as_text=True))
+    form["meta_description"] = "Pull a better shot at home with fresh beans and a good grinder."
+    assert web.post(url, form, token_from=url).status_code == 302
+    assert articles(app, world["account"])[0]["version"] == 2
+    history = web.get(f"{url}/versions").get_data(as_text=True)
+    assert 'id="version-2"' in history and 'id="version-1"' in history
+    diff = web.get(f"{url}/versions/2").get_data(as_text=True)
+    change = diff[diff.index('data-testid="field-change"'):]
+    assert "Meta description" in change and f"<del>{old_description}</del>" in change
+    assert "<ins>Pull a better shot at home with fresh beans and a good grinder.</ins>" in change
+    assert "0 line(s) added, 0 removed" in diff
+    # Restoring version 1 brings the old description back, as version 3; its diff shows the way back.
+    assert web.post(f"{url}/versions/1/restore", {}, token_from=url).status_code == 302
+    [row] = articles(app, world["account"])
+    assert row["version"] == 3 and row["meta_description"] == old_description
+    back = web.get(f"{url}/versions/3").get_data(as_text=True)
+    assert f"<ins>{old_description}</ins>" in back
+    # Restoring the current version is refused with a reason.
+    refused = web.post(f"{url}/versions/3/restore", {}, token_from=url, follow_redirects=True)
+    assert "Version 3 is already the current text." in refused.get_data(as_text=True)
+    assert articles(app, world["account"])[0]["version"] == 3
+
+
 # --- Status moves, review and auto-approve ------------------------------------------------------------
 
 ALL = ("draft", "review", "approved", "scheduled", "published")
@@ -259,6 +303,20 @@ def test_viewer_reads_but_cannot_edit_approve_or_write(app, world):
     assert viewer.post(f"{TASKS}/generate", {"task_ids": world["tasks"][1:2]}, token_from=TASKS).status_code == 403
     [row] = articles(app, world["account"])
     assert row["status"] == "draft" and row["title"] != "Viewer was here"
+    # Nor approve, request changes, bulk approve, restore or change the site's settings.
+    owner.post(f"{url}/status", {"to": "review"}, token_from=url)
+    queue = viewer.get("/writer/review")
+    assert queue.status_code == 200 and 'data-testid="preview"' in queue.get_data(as_text=True)
+    assert 'data-testid="approve"' not in queue.get_data(as_text=True)
+    for path, form in ((f"/writer/review/{content_id}/approve", {}),
+                       (f"/writer/review/{content_id}/changes", {"note": "Viewer says no"}),
+                       ("/writer/content/bulk", {"content_ids": [content_id], "action": "approve"}),
+                       (f"{url}/versions/1/restore", {}),
+                       ("/writer/settings", {"auto_approve": "on"})):
+        assert viewer.post(path, form, token_from="/writer/review").status_code == 403, path
+    assert articles(app, world["account"])[0]["status"] == "review"
+    assert "checked" not in owner.get("/writer/settings").get_data(as_text=True).split(
+        'data-testid="auto-approve"')[1][:200]
 
 
 def test_editor_works_only_on_granted_sites(app, world):
@@ -272,6 +330,12 @@ def test_editor_works_only_on_granted_sites(app, world):
     assert editor.post(f"{url}/status", {"to": "review"}, token_from="/writer/content").status_code == 404
     assert editor.post(f"{TASKS}/generate", {"task_ids": world["tasks"][1:2]},
                        token_from="/writer/content").status_code == 404
+    for path, form in ((f"/writer/review/{content_id}/approve", {}), (f"{url}/versions/1/restore", {}),
+                       ("/writer/content/bulk", {"content_ids": [content_id], "action": "delete"}),
+                       ("/writer/images/estimate", {"content_ids": content_id, "what": "prompts"})):
+        assert editor.post(path, form, token_from="/writer/content").status_code == 404, path
+    assert editor.get(f"{url}/versions").status_code == 404
+    assert "Demo: " not in editor.get("/writer/content").get_data(as_text=True)  # not even listed
     assert articles(app, world["account"])[0]["status"] == "draft" and job_count(app) == 1
     add_member(app, world["account"], email="eve@acme.example.com", role="editor", site_ids=[world["site"]])
     granted = signed_in(app, "eve@acme.example.com")
@@ -297,6 +361,32 @@ def test_writer_module_off_refuses_pages_and_jobs(app, world):
             runner.start_generation(task_ids=world["tasks"], tier="testing", created_by_id=world["user"])
         db.session.remove()
     assert job_count(app) == 0 and set(tasks_of(app, world["account"]).values()) == {("queued", None)}
+    for path in ("/writer/content", "/writer/review", "/writer/images", "/writer/settings"):
+        assert web.get(path).status_code == 403, path
+
+
+def test_a_run_queued_before_the_module_was_turned_off_is_refused_by_the_worker(app, world):
+    web = signed_in(app, EMAIL)
+    assert web.post(f"{TASKS}/generate", {"task_ids": world["tasks"][:1], "tier": "testing"},
+                    token_from=TASKS).status_code == 302
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        account = db.session.scalars(select(Account)).one()
+        account.modules = {**(account.modules or {}), "writer": False}
+        db.session.commit()
+        db.session.remove()
+    run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Job
+
+        job = db.session.scalars(select(Job)).one()
+        status, error = job.status, job.error
+        db.session.remove()
+    assert status == "failed" and "Writer module is turned off" in error
+    assert articles(app, world["account"]) == []
+    task_status, reason = tasks_of(app, world["account"])[world["tasks"][0]]
+    assert task_status == "failed" and "Writer module is turned off" in reason
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] and money["usage"] == []
 
 
 # --- The content list: filters, export and delete ---------------------------------------------------------
