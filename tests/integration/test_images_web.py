@@ -172,6 +172,61 @@ def test_viewer_cannot_start_image_work(app, ids):
         db.session.remove()
 
 
+def test_viewer_cannot_regenerate_an_image_and_the_writer_module_off_refuses_image_pages_and_runs(app, ids, web):
+    from sqlalchemy import select
+
+    from app.errors import DomainError
+    from app.models import Account
+    from app.services.images import generation, prompts
+    from tests.integration.helpers import add_member
+
+    make_images(app, web, ids["content"])
+    image = images_of(app, ids["account"], ids["content"])[1]
+    # A second article with prompts but no images yet, and a third with neither.
+    world = {"site": ids["site"], "sector": ids["sector"]}
+    second = make_site_article(app, ids["account"], title="Grinder guide", world=world)["content"]
+    third = make_site_article(app, ids["account"], title="Milk guide", world=world)["content"]
+    web.post("/writer/images/start", {"content_ids": second, "what": "prompts", "tier": "testing"},
+             token_from="/writer/content")
+    run_worker(app)
+    add_member(app, ids["account"], email="viewer@acme.example.com", role="viewer", site_ids=(ids["site"],))
+    viewer = signed_in(app, "viewer@acme.example.com")
+    page = f"/writer/images/{image['id']}"
+    assert viewer.get(page).status_code == 200
+    for form in ({"prompt": "A viewer's own picture"}, {"prompt": "A viewer's own picture", "confirm": "1"}):
+        assert viewer.post(page, {**form, "tier": "testing"}, token_from=page).status_code == 403
+    run_worker(app)
+    assert images_of(app, ids["account"], ids["content"])[1] == image
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        account = db.session.scalars(select(Account)).one()
+        account.modules = {**(account.modules or {}), "writer": False}
+        db.session.commit()
+        db.session.remove()
+    balance = ledger(app, ids["account"])["balance"]
+    content = f"/writer/content/{ids['content']}"
+    assert web.get("/writer/images").status_code == 403 and web.get(page).status_code == 403
+    for path, form in (("/writer/images/estimate", {"content_ids": ids["content"], "what": "images"}),
+                       ("/writer/images/start", {"content_ids": ids["content"], "what": "images"}),
+                       (page, {"prompt": "A cup", "confirm": "1", "tier": "testing"})):
+        assert web.post(path, form, token_from="/").status_code == 403, path
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        for start in (lambda: prompts.start_prompts(content_ids=[third], tier="testing",
+                                                    created_by_id=ids["user"]),
+                      lambda: generation.start_images(content_ids=[second], tier="testing",
+                                                      created_by_id=ids["user"]),
+                      lambda: generation.start_regenerate(image_id=image["id"], prompt="A cup", tier="testing",
+                                                          created_by_id=ids["user"])):
+            with pytest.raises(DomainError, match="Writer module is turned off"):
+                start()
+        db.session.remove()
+    run_worker(app)
+    assert images_of(app, ids["account"], ids["content"])[1] == image
+    assert images_of(app, ids["account"], third) == []
+    assert {i["status"] for i in images_of(app, ids["account"], second)} == {"pending"}
+    assert ledger(app, ids["account"])["balance"] == balance and web.get(content).status_code == 403
+
+
 def test_image_settings_steer_the_prompts_and_sizes_and_bad_values_change_nothing(app, ids, web):
     page = "/writer/settings"
     form = {"section": "images", "image_count": "4", "image_style": "illustration", "image_style_note": "warm light",
