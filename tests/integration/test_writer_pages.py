@@ -116,6 +116,28 @@ def test_a_failed_task_shows_its_reason_and_can_be_retried(app, world):
     assert tasks_of(app, world["account"])[world["tasks"][0]] == ("completed", None)
 
 
+@pytest.mark.parametrize("target, message", [
+    (0, "asks for 0 words; articles can be written from 300 to 6,000 words"),
+    (100_000, "asks for 100,000 words; articles can be written from 300 to 6,000 words"),
+])
+def test_a_target_length_that_cannot_be_written_is_named_on_the_page_and_nothing_starts(app, ids, target, message):
+    world = {**ids, **make_tasks(app, ids["account"], ["Espresso at home", "Odd length"], target=400)}
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Task
+
+        db.session.get(Task, world["tasks"][1]).target_words = target
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, EMAIL)
+    form = {"task_ids": world["tasks"], "tier": "testing"}
+    for path in ("estimate", "generate"):
+        response = web.post(f"{TASKS}/{path}", form, token_from=TASKS)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and f"“Odd length” {message}" in html, path
+    assert job_count(app) == 0 and set(tasks_of(app, world["account"]).values()) == {("queued", None)}
+    assert ledger(app, world["account"])["balance"] == world["start"]
+
+
 # --- The editor and versions -----------------------------------------------------------------------
 
 def test_editor_save_sanitizes_keeps_a_version_and_restore_brings_back_the_old_text(app, world):
