@@ -136,9 +136,18 @@ def test_runware_images_through_its_http_api(app, ids, httpserver):
         return Response(json.dumps({"data": data}), content_type="application/json")
 
     httpserver.expect_request("/v1", method="POST").respond_with_handler(runware)
+    before = ledger(app, ids["account"])["balance"]
     job_id = start_images(app, ids, [ids["content"]], tier="live")
     assert job_row(app, job_id)["status"] == "succeeded", job_row(app, job_id)
+    assert all(json.loads(r.get_data())[0] == {"taskType": "authentication", "apiKey": "rw-key"}
+               for r, _ in httpserver.log)
     tasks = [json.loads(r.get_data())[1] for r, _ in httpserver.log]
+    assert {t["model"] for t in tasks} == {"runware:100@1"} and all(t["positivePrompt"] for t in tasks)
+    after = ledger(app, ids["account"])
+    assert before - after["balance"] == 3 and after["balance"] == after["ledger"]  # FLUX.1 schnell: 1 credit each
+    images = images_of(app, ids["account"], ids["content"])
+    assert Image.open(io.BytesIO(stored_file(app, images[0]["file_key"]))).size == (1200, 630)
+    assert body_of(app, ids["account"], ids["content"]).count("<figure>") == 2
     # The images are made in parallel, so in any order: 1200×630 in Runware's steps of 64, and 1024×768 twice.
     assert sorted((t["width"], t["height"]) for t in tasks) == [(1024, 768), (1024, 768), (1216, 640)]
     assert [i["status"] for i in images_of(app, ids["account"], ids["content"])] == ["generated"] * 3
