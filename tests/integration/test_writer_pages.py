@@ -245,6 +245,30 @@ def test_a_meta_only_edit_is_a_version_whose_diff_shows_the_change_and_an_unchan
     assert articles(app, world["account"])[0]["version"] == 3
 
 
+def test_an_unsafe_body_already_in_the_database_is_shown_clean_in_the_editor_preview_and_the_review_queue(app, world):
+    """Imported articles (publishing, the optimizer) may arrive with markup the writer never stored: the preview
+    sanitizes what it shows, whatever is stored."""
+    content_id = make_article(app, world["account"], world, status="review")
+    dirty = ('<h2>Start</h2><p onclick="steal()">Click <a href="javascript:alert(1)">here</a></p>'
+             '<script>alert(1)</script><iframe src="https://evil.example.com"></iframe>'
+             '<img src="x.png" onerror="alert(2)"><p>Kept text.</p>')
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        row = db.session.get(Content, content_id)
+        row.body_html, row.source, row.title = dirty, "imported", "<b>Imported</b> & odd"
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, EMAIL)
+    for path in (f"/writer/content/{content_id}", "/writer/review"):
+        page = web.get(path).get_data(as_text=True)
+        preview = page[page.index('data-testid="preview"'):].split("</article>", 1)[0]
+        assert "Kept text." in preview and "<h2>Start</h2>" in preview, path
+        for bad in ("<script", "onclick", "onerror", "javascript:", "<iframe", "<b>Imported"):
+            assert bad not in preview, (path, bad)
+    # The editor's own textarea holds the stored text escaped, so it cannot run either; saving cleans it.
+    editor = web.get(f"/writer/content/{content_id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in editor
+
+
 # --- Status moves, review and auto-approve ------------------------------------------------------------
 
 ALL = ("draft", "review", "approved", "scheduled", "published")
