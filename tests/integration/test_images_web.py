@@ -97,6 +97,12 @@ def test_regenerate_with_my_own_prompt_shows_the_estimate_then_replaces_the_file
     body = body_of(app, ids["account"], ids["content"])
     assert after["file_key"].rsplit("/", 1)[-1] in body and image["file_key"].rsplit("/", 1)[-1] not in body
     assert body.count("<figure>") == 2
+    # Placing the images and replacing one each kept the text before as a version, saying what made it.
+    history = web.get(f"/writer/content/{ids['content']}/versions").get_data(as_text=True)
+    assert history.count("· Images placed") == 2
+    newest = int(re.search(r'id="version-(\d+)"', history).group(1))
+    diff = web.get(f"/writer/content/{ids['content']}/versions/{newest}").get_data(as_text=True)
+    assert "1 line(s) added, 1 removed" in diff and after["file_key"].rsplit("/", 1)[-1] in diff
 
 
 @pytest.mark.parametrize("form,message", [
