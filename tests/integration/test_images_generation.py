@@ -121,6 +121,17 @@ def test_openai_chat_and_images_b64_and_url_through_the_real_client(app, ids, ht
     assert [i["status"] for i in images] == ["generated"] * 3
     assert Image.open(io.BytesIO(stored_file(app, images[1]["file_key"]))).size == (1024, 768)
     assert before - ledger(app, ids["account"])["balance"] == 15  # GPT Image 1: 5 credits per image
+    # Cost truth in provider USD too: GPT Image 1 costs $0.04 per image; the prompts call cost its tokens.
+    from decimal import Decimal
+
+    from app.services.images import costs
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        found = costs.article_costs([ids["content"]])[ids["content"]]
+        db.session.remove()
+    assert found["images"] == {"credits": 15, "usd": Decimal("0.12")}
+    assert 0 < found["prompts"]["usd"] < Decimal("0.01") and found["prompts"]["credits"] >= 1
+    assert found["total"]["usd"] == found["images"]["usd"] + found["prompts"]["usd"] + found["text"]["usd"]
 
 
 def test_runware_images_through_its_http_api(app, ids, httpserver):
