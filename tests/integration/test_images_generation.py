@@ -134,6 +134,34 @@ def test_openai_chat_and_images_b64_and_url_through_the_real_client(app, ids, ht
     assert found["total"]["usd"] == found["images"]["usd"] + found["prompts"]["usd"] + found["text"]["usd"]
 
 
+def test_no_in_article_images_and_the_sites_style_reach_the_model_and_only_the_featured_image_is_made(
+        app, ids, httpserver):
+    from app.services.images import site_settings
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        site_settings.save(site_id=ids["site"], values={"image_count": "0", "image_style": "illustration",
+                                                       "image_style_note": "warm morning light"})
+        db.session.remove()
+    configure_openai(app, base_url=httpserver.url_for("/v1"), max_retries=0)
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(
+        chat_answer(prompts_answer(0)))
+    start_prompts(app, ids, [ids["content"]], tier="live")
+    asked = json.loads(httpserver.log[0][0].get_data())["messages"]
+    text = "\n".join(m["content"] for m in asked)
+    assert "exactly 0 in-article image(s)" in text and "warm morning light" in text and "llustration" in text
+    assert [i["kind"] for i in images_of(app, ids["account"], ids["content"])] == ["featured"]
+
+    httpserver.expect_request("/v1/images/generations", method="POST").respond_with_json(
+        {"created": 1, "data": [{"b64_json": base64.b64encode(png_bytes(1536, 1024)).decode()}]})
+    job_id = start_images(app, ids, [ids["content"]], tier="live")
+    assert job_row(app, job_id)["status"] == "succeeded", job_row(app, job_id)
+    image_call = json.loads(next(r for r, _ in httpserver.log if r.path == "/v1/images/generations").get_data())
+    assert "warm morning light" in image_call["prompt"]  # the style goes with the image prompt too
+    [featured] = images_of(app, ids["account"], ids["content"])
+    assert featured["status"] == "generated" and (featured["width"], featured["height"]) == (1200, 630)
+    assert body_of(app, ids["account"], ids["content"]) == BODY  # the featured image is not placed in the body
+
+
 def test_runware_images_through_its_http_api(app, ids, httpserver):
     configure_provider(app, "runware", base_url=httpserver.url_for("/v1"), api_key="rw-key", max_retries=0)
     set_image_model_default(app, "runware:100@1")
