@@ -172,16 +172,34 @@ def test_a_stale_save_is_refused_and_the_text_stays_in_the_form(app, world):
     content_id = one_article(app, web, world)
     url = f"/writer/content/{content_id}"
     mine = editor_form(web.get(url).get_data(as_text=True))
-    theirs = dict(mine, title="Their title")
-    assert web.post(url, theirs, token_from=url).status_code == 302  # a colleague saves first
+    add_member(app, world["account"], email="cole@acme.example.com", role="editor", site_ids=[world["site"]])
+    colleague = signed_in(app, "cole@acme.example.com")
+    theirs = dict(editor_form(colleague.get(url).get_data(as_text=True)), title="Their title")
+    assert colleague.post(url, theirs, token_from=url).status_code == 302  # a colleague saves first
 
     mine["body_html"] = "<h2>My careful edit</h2><p>Hours of work.</p>"
     refused = web.post(url, mine, token_from=url)
     html = refused.get_data(as_text=True)
-    assert refused.status_code == 409 and "Someone else saved this article" in html
-    assert "My careful edit" in html  # nothing lost
+    assert refused.status_code == 409 and "This article was changed while you were editing it: cole saved it at" in html
+    assert "making version 2 (you started from version 1). Nothing was saved." in html
+    assert "My careful edit" in html and 'name="base_version" value="1"' in html  # nothing lost
     [row] = articles(app, world["account"])
-    assert row["title"] == "Their title" and "My careful edit" not in row["body"]
+    assert row["title"] == "Their title" and "My careful edit" not in row["body"] and row["version"] == 2
+
+    # The image stage placing images meanwhile is named as such.
+    mine = editor_form(web.get(url).get_data(as_text=True))
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.services.writer.content import add_version
+
+        content = db.session.get(Content, content_id)
+        content.body_html += "<figure><img src=\"/x.webp\" alt=\"x\"></figure>"
+        add_version(content, reason="generation", user_id=None, note="Images placed")
+        db.session.commit()
+        db.session.remove()
+    refused = web.post(url, dict(mine, title="Mine"), token_from=url)
+    assert refused.status_code == 409
+    assert "the AI placed its images at" in refused.get_data(as_text=True)
+    assert articles(app, world["account"])[0]["title"] == "Their title"
 
 
 @pytest.mark.parametrize("field,value,message", [

@@ -106,6 +106,25 @@ def _clean_fields(fields: dict, content: Content) -> dict:
             "excerpt": excerpt, "slug": slug}
 
 
+_MADE_BY = {"generation": "the AI", "linker": "the internal linker", "optimizer": "the optimizer",
+            "import": "an import", "edit": "someone", "restore": "someone"}
+
+
+def _saved_by(content: Content) -> str:
+    """Who or what made the article's current version, and when, for the stale-save message."""
+    newest = db.session.scalars(select(ContentVersion).where(ContentVersion.content_id == content.id)
+                                .order_by(ContentVersion.number.desc()).limit(1)).first()
+    if newest is None:
+        return f"it is now at version {content.version}"
+    person = db.session.get(User, newest.created_by_id) if newest.reason in ("edit", "restore") \
+        and newest.created_by_id else None
+    who = (person.name or person.email) if person else _MADE_BY.get(newest.reason, "someone")
+    what = "placed its images" if newest.note == "Images placed" else \
+        ("restored an older version" if newest.reason == "restore" else "saved it")
+    when = newest.created_at.strftime("%H:%M UTC") if newest.created_at else ""
+    return f"{who} {what}{f' at {when}' if when else ''}, making version {newest.number}"
+
+
 def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: User) -> Content:
     """The editor's save: refuses a stale version (someone saved meanwhile), sanitizes, keeps a version."""
     content = db.session.scalars(select(Content).where(Content.id == content_id)
@@ -113,10 +132,11 @@ def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: 
     if content is None:
         raise NotFound("That article does not exist or you do not have access to it.")
     if base_version != content.version:
+        by = _saved_by(content)
         db.session.rollback()
-        raise Conflict("Someone else saved this article while you were editing it (it is now at version "
-                       f"{content.version}; you started from version {base_version}). Your text is still in "
-                       "the form: copy what you need, open the article again and re-apply your changes.")
+        raise Conflict(f"This article was changed while you were editing it: {by} (you started from version "
+                       f"{base_version}). Nothing was saved. Your text is still in the form: copy what you need, "
+                       "open the article again and re-apply your changes.")
     try:
         clean = _clean_fields(fields, content)
     except ValidationError:
