@@ -215,6 +215,16 @@ def test_non_image_bytes_fail_that_image_only_and_it_is_not_charged(app, ids, ht
     assert before - after["balance"] == 10 and after["balance"] == after["ledger"]
     body = body_of(app, ids["account"], ids["content"])
     assert body.count("<figure>") == 1 and "Fresh beans make the cup." in body
+    # The person sees which image failed and why, in the gallery and on the article.
+    from tests.integration.ai_support import EMAIL
+    from tests.integration.helpers import signed_in
+
+    web = signed_in(app, EMAIL)
+    gallery = web.get("/writer/images?status=failed").get_data(as_text=True)
+    assert gallery.count('data-status="failed"') == 1 and 'data-testid="image-error"' in gallery
+    assert "not an image" in gallery and "not charged" in gallery
+    article = web.get(f"/writer/content/{ids['content']}").get_data(as_text=True)
+    assert "not an image" in article[article.index('id="article-images"'):]
 
 
 def test_a_500_storm_fails_the_images_refunds_everything_and_leaves_the_article_intact(app, ids, httpserver,
