@@ -105,6 +105,40 @@ def test_regenerate_with_my_own_prompt_shows_the_estimate_then_replaces_the_file
     assert "1 line(s) added, 1 removed" in diff and after["file_key"].rsplit("/", 1)[-1] in diff
 
 
+def test_double_clicking_image_prompts_images_or_regenerate_makes_one_run_and_one_charge(app, ids, web):
+    from sqlalchemy import select
+
+    from app.models import CreditUsageLog, Job
+
+    page = f"/writer/content/{ids['content']}"
+
+    def twice(path, form):
+        first = web.post(path, form, token_from=page)
+        second = web.post(path, form, token_from=page)
+        assert first.status_code == 302, first.get_data(as_text=True)[:500]
+        # The second click leads to the same run, or says why nothing more starts.
+        assert second.status_code in (302, 409), second.get_data(as_text=True)[:500]
+        if second.status_code == 302:
+            assert second.headers["Location"] == first.headers["Location"]
+        run_worker(app)
+
+    twice("/writer/images/start", {"content_ids": ids["content"], "what": "prompts", "tier": "testing"})
+    assert len(images_of(app, ids["account"], ids["content"])) == 3
+    twice("/writer/images/start", {"content_ids": ids["content"], "what": "images", "tier": "testing"})
+    image = images_of(app, ids["account"], ids["content"])[1]
+    twice(f"/writer/images/{image['id']}", {"prompt": "A barista at work", "tier": "testing", "confirm": "1"})
+    assert images_of(app, ids["account"], ids["content"])[1]["credits"] == 2  # made, then made again once
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        jobs = db.session.scalars(select(Job.kind)).all()
+        usage = db.session.scalars(select(CreditUsageLog.operation)).all()
+        db.session.remove()
+    assert len(jobs) == 3
+    assert sorted(usage).count("image_prompt_extraction") == 1
+    assert body_of(app, ids["account"], ids["content"]).count("<figure>") == 2
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"]
+
+
 @pytest.mark.parametrize("form,message", [
     ({"prompt": "x" * 10_000}, "the limit is 2,000"),
     ({"prompt": "A cup", "size": "5000x10"}, "is not supported"),
