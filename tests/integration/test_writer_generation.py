@@ -283,8 +283,8 @@ def test_the_prompt_carries_the_task_its_author_profile_and_strategy_in_the_acco
     system, user = json.loads(fake_openai.log[0][0].get_data())["messages"]
     assert system["content"].startswith("House style for Coffee Blog: write the comparison “Espresso at home” "
                                          "in German, about 400 words.")
-    for part in ("H2 Why it matters\n  H3 The basics\nH2 How to choose", "Keywords: espresso / espresso, "
-                 "espresso machine", "Tone: playful but precise", "Audience: home baristas", "first person",
+    for part in ("H2 Why it matters\n  H3 The basics\nH2 How to choose", "Keywords: espresso / espresso, espresso machine",
+                 "Tone: playful but precise", "Audience: home baristas", "first person",
                  "Reading level: easy", "I pull my first shot at dawn", "Goals: Help readers choose a machine",
                  "Name prices in euros.", "Do not add an FAQ section", "Use a table"):
         assert part in system["content"], part
