@@ -157,7 +157,10 @@ def test_editor_save_sanitizes_keeps_a_version_and_restore_brings_back_the_old_t
     assert "<script" not in row["body"] and "onclick" not in row["body"] and "Fresh text." in row["body"]
 
     history = web.get(f"{url}/versions").get_data(as_text=True)
-    assert "AI writing" in history and "Edit" in history
+    assert "AI writing" in history and "Written by" in history  # what made version 1 (the model)
+    edited = history[history.index('id="version-2"'):history.index('id="version-1"')]
+    assert 'Edit by <span data-testid="version-author">Olive Owner</span>' in edited  # who made version 2
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", edited)  # and when
     diff = web.get(f"{url}/versions/2").get_data(as_text=True)
     assert "+ &lt;h2&gt;New start&lt;/h2&gt;" in diff and "Espresso, edited" in diff
 
@@ -165,6 +168,9 @@ def test_editor_save_sanitizes_keeps_a_version_and_restore_brings_back_the_old_t
     assert restored.status_code == 302
     [row] = articles(app, world["account"])
     assert row["body"] == original_body and row["version"] == 3 and row["title"].startswith("Demo: ")
+    history = web.get(f"{url}/versions").get_data(as_text=True)
+    assert "Restore by <span data-testid=\"version-author\">Olive Owner</span>" in history
+    assert "Restored version 1" in history
 
 
 def test_a_stale_save_is_refused_and_the_text_stays_in_the_form(app, world):

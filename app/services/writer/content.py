@@ -161,6 +161,14 @@ def versions(content_id: int) -> list[ContentVersion]:
                                    .order_by(ContentVersion.number.desc())))
 
 
+def version_authors(versions: list[ContentVersion]) -> dict[int, str]:
+    """{user id: name} of the people who made the given versions (edits and restores)."""
+    ids = {v.created_by_id for v in versions if v.created_by_id}
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
 def get_version(content_id: int, number: int) -> ContentVersion:
     """One version of an article, or NotFound."""
     version = db.session.scalars(select(ContentVersion).where(
