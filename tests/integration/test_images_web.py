@@ -169,6 +169,15 @@ def test_another_accounts_image_file_answers_404(app, ids, web):
     assert response.status_code == 404 and b"RIFF" not in response.data
     assert other.get(f"/writer/images/{image['id']}").status_code == 404
     assert web.get(f"/writer/images/{image['id']}/file/0123456789abcdef0123456789abcdef.webp").status_code == 404
+    for name in ("..%2F..%2Fetc%2Fpasswd", "%2e%2e", image["file_key"].replace("/", "%2F")):
+        assert web.get(f"/writer/images/{image['id']}/file/{name}").status_code == 404, name
+    # A colleague in the same account without a grant for this site is refused too.
+    from tests.integration.helpers import add_member, add_site
+
+    other_site, _ = add_site(app, ids["account"], "Tea Blog", ("Green tea",))
+    add_member(app, ids["account"], email="ed@acme.example.com", role="editor", site_ids=[other_site])
+    editor = signed_in(app, "ed@acme.example.com")
+    assert editor.get(url).status_code == 404 and editor.get(f"/writer/images/{image['id']}").status_code == 404
 
 
 def test_content_list_bulk_image_actions_has_images_filter_and_cost_column(app, ids, web):

@@ -134,8 +134,9 @@ def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: 
     if base_version != content.version:
         by = _saved_by(content)
         db.session.rollback()
-        raise Conflict(f"This article was changed while you were editing it: {by} (you started from version "
-                       f"{base_version}). Nothing was saved. Your text is still in the form: copy what you need, "
+        started = f"version {base_version}" if base_version else "a version the form did not name"
+        raise Conflict(f"This article was changed while you were editing it: {by} (you started from {started}). "
+                       "Nothing was saved. Your text is still in the form: copy what you need, "
                        "open the article again and re-apply your changes.")
     try:
         clean = _clean_fields(fields, content)
