@@ -169,6 +169,15 @@ def test_scripts_event_handlers_javascript_links_and_iframes_are_stored_clean(ap
     assert "<h2>why it matters</h2>" in body and row["title"] == "Espresso at home"
 
 
+def test_tasks_with_the_same_title_get_slugs_unique_in_the_site(app, ids):
+    world = make_tasks(app, ids["account"], ["Espresso at home"] * 3)
+    start(app, ids, world["tasks"], tier="testing")
+    run_worker(app)
+    slugs = sorted(r["slug"] for r in articles(app, ids["account"]))
+    assert slugs == ["espresso-at-home", "espresso-at-home-2", "espresso-at-home-3"]
+    assert set(tasks_of(app, ids["account"]).values()) == {("completed", None)}
+
+
 def test_starting_twice_makes_one_job_one_article_and_one_charge(app, ids):
     world = make_tasks(app, ids["account"], ["Espresso at home"])
     first, _ = start(app, ids, world["tasks"], tier="testing")
