@@ -178,6 +178,38 @@ def test_tasks_with_the_same_title_get_slugs_unique_in_the_site(app, ids):
     assert set(tasks_of(app, ids["account"]).values()) == {("completed", None)}
 
 
+def test_an_article_whose_slug_another_run_saves_meanwhile_is_kept_under_the_next_free_slug(app, ids):
+    """Another run (a second worker, automation) holds the same slug in its still-open transaction: once it
+    commits, this article is saved under the next free slug, not failed as if its task had an article."""
+    from sqlalchemy import text as sql
+
+    world = make_tasks(app, ids["account"], ["Espresso at home"])
+    job_id, _ = start(app, ids, world["tasks"], tier="testing")
+    with app.app_context():
+        other = db.engine.connect()
+    held = other.begin()
+    other.execute(sql("INSERT INTO content (title, slug, secondary_keywords, outline, site_id, account_id) "
+                      "VALUES ('Another run', 'espresso-at-home', '[]', '[]', :site, :account)"),
+                  {"site": world["site"], "account": ids["account"]})
+
+    def commit_later():
+        time.sleep(3)  # meanwhile the worker chose the slug and waits on the other run's row
+        held.commit()
+        other.close()
+
+    committer = threading.Thread(target=commit_later)
+    committer.start()
+    run_worker(app)
+    committer.join(60)
+
+    job = job_row(app, job_id)
+    assert job["status"] == "succeeded", job["error"]
+    rows = {r["title"]: r for r in articles(app, ids["account"])}
+    assert rows["Demo: Espresso at home"]["slug"] == "espresso-at-home-2"
+    assert rows["Another run"]["slug"] == "espresso-at-home"
+    assert tasks_of(app, ids["account"])[world["tasks"][0]] == ("completed", None)
+
+
 def test_starting_twice_makes_one_job_one_article_and_one_charge(app, ids):
     world = make_tasks(app, ids["account"], ["Espresso at home"])
     first, _ = start(app, ids, world["tasks"], tier="testing")
