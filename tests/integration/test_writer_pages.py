@@ -238,6 +238,35 @@ def test_a_slug_another_article_of_the_site_uses_is_refused_and_changes_nothing(
     assert articles(app, world["account"]) == before
 
 
+def test_a_slug_another_run_takes_while_saving_is_refused_with_the_reason_and_the_text_kept(app, world):
+    """A writing run holds a new article's slug in its open transaction; an editor choosing that slug meanwhile
+    gets the slug message once the run commits, not an error page."""
+    import threading
+
+    from sqlalchemy import text as sql
+
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    before = articles(app, world["account"])
+    with app.app_context():
+        other = db.engine.connect()
+    held = other.begin()
+    other.execute(sql("INSERT INTO content (title, slug, secondary_keywords, outline, site_id, account_id) "
+                      "VALUES ('Being written', 'house-blend', '[]', '[]', :site, :account)"),
+                  {"site": world["site"], "account": world["account"]})
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="house-blend",
+                body_html="<h2>My edit</h2><p>Kept.</p>")
+    timer = threading.Timer(2, lambda: (held.commit(), other.close()))
+    timer.start()
+    response = web.post(url, form, token_from=url)  # waits on the run's row, then is refused
+    timer.join()
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422, html[:500]
+    assert "Another article of this site took the slug “house-blend” a moment ago" in html and "My edit" in html
+    assert [r for r in articles(app, world["account"]) if r["title"] != "Being written"] == before
+
+
 def test_a_meta_only_edit_is_a_version_whose_diff_shows_the_change_and_an_unchanged_save_is_not(app, world):
     web = signed_in(app, EMAIL)
     content_id = one_article(app, web, world)

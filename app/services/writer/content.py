@@ -4,6 +4,7 @@ The list's filters, sorting and export are in `listing.py`."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
 from app.errors import Conflict, NotFound, ValidationError
@@ -151,7 +152,12 @@ def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: 
     content.word_count = text.word_count(clean["body_html"])
     content.outline = text.headings(clean["body_html"])
     add_version(content, reason="edit", user_id=user.id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another article (e.g. one a writing run was still saving) took the slug meanwhile
+        db.session.rollback()
+        raise ValidationError(f"Another article of this site took the slug “{clean['slug']}” a moment ago. "
+                              "Choose another; nothing was saved.", field="slug") from None
     return content
 
 
