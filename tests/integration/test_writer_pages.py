@@ -110,10 +110,20 @@ def test_a_failed_task_shows_its_reason_and_can_be_retried(app, world):
     web = signed_in(app, EMAIL)
     page = web.get(f"{TASKS}?status=failed").get_data(as_text=True)
     assert "The model gave an unusable answer twice." in page and 'data-testid="retry"' in page
-    retried = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {"tier": "testing"}, token_from=TASKS)
-    assert retried.status_code == 302
+    # Retry shows the cost and the model first, like any run; nothing is reserved until it is confirmed.
+    retried = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {}, token_from=TASKS)
+    estimate = retried.get_data(as_text=True)
+    assert retried.status_code == 200 and 'data-testid="confirm-generate"' in estimate
+    assert "1 article to write" in estimate and "Espresso at home" in estimate and "1 model call" in estimate
+    assert f'name="task_ids" value="{world["tasks"][0]}"' in estimate
+    assert job_count(app) == 0 and ledger(app, world["account"])["balance"] == world["start"]
+    confirmed = web.post(f"{TASKS}/generate", {"task_ids": world["tasks"][:1], "tier": "testing"}, token_from=TASKS)
+    assert confirmed.status_code == 302
     run_worker(app)
     assert tasks_of(app, world["account"])[world["tasks"][0]] == ("completed", None)
+    # A task that is not failed any more is not offered again.
+    again = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {}, token_from=TASKS, follow_redirects=True)
+    assert "already has an article" in again.get_data(as_text=True) and job_count(app) == 1
 
 
 @pytest.mark.parametrize("target, message", [
