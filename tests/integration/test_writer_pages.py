@@ -276,6 +276,45 @@ def test_a_slug_another_run_takes_while_saving_is_refused_with_the_reason_and_th
     assert "Another article of this site took the slug “house-blend” a moment ago" in html and "My edit" in html
     assert [r for r in articles(app, world["account"]) if r["title"] != "Being written"] == before
 
+    # Restoring a version whose slug a run is saving meanwhile: refused with the reason, then works once more.
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="single-origin")
+    assert web.post(url, form, token_from=url).status_code == 302  # version 2 has slug single-origin
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="blend-two")
+    assert web.post(url, form, token_from=url).status_code == 302  # version 3 moves away from it
+    with app.app_context():
+        other = db.engine.connect()
+    held = other.begin()
+    other.execute(sql("INSERT INTO content (title, slug, secondary_keywords, outline, site_id, account_id) "
+                      "VALUES ('Also being written', 'single-origin', '[]', '[]', :site, :account)"),
+                  {"site": world["site"], "account": world["account"]})
+    timer = threading.Timer(2, lambda: (held.commit(), other.close()))
+    timer.start()
+    refused = web.post(f"{url}/versions/2/restore", {}, token_from=url, follow_redirects=True)
+    timer.join()
+    assert "took the slug “single-origin” a moment ago" in refused.get_data(as_text=True)
+    assert [r["slug"] for r in articles(app, world["account"]) if r["id"] == content_id] == ["blend-two"]
+    assert web.post(f"{url}/versions/2/restore", {}, token_from=url).status_code == 302
+    [mine] = [r for r in articles(app, world["account"]) if r["id"] == content_id]
+    assert mine["slug"] == "single-origin-2" and mine["version"] == 4
+
+
+def test_restoring_a_version_whose_slug_another_article_took_since_gives_the_next_free_slug(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    original = articles(app, world["account"])[0]["slug"]
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="moved-away")
+    assert web.post(url, form, token_from=url).status_code == 302
+    other_id = make_article(app, world["account"], world, title="Another article")
+    other_url = f"/writer/content/{other_id}"
+    form = dict(editor_form(web.get(other_url).get_data(as_text=True)), slug=original)
+    assert web.post(other_url, form, token_from=other_url).status_code == 302  # it takes the freed slug
+
+    restored = web.post(f"{url}/versions/1/restore", {}, token_from=url, follow_redirects=True)
+    assert restored.status_code == 200 and "Version 1 restored" in restored.get_data(as_text=True)
+    slugs = {r["id"]: r["slug"] for r in articles(app, world["account"])}
+    assert slugs == {content_id: f"{original}-2", other_id: original}
+
 
 def test_a_meta_only_edit_is_a_version_whose_diff_shows_the_change_and_an_unchanged_save_is_not(app, world):
     web = signed_in(app, EMAIL)

@@ -212,14 +212,21 @@ def restore_version(*, content_id: int, number: int, user: User) -> Content:
         raise ValidationError(f"Version {number} is already the current text.")
     clash = db.session.scalars(select(Content.id).where(Content.site_id == content.site_id,
                                                         Content.slug == old.slug, Content.id != content.id)).first()
-    for name, value in _as_dict(old).items():
+    values = _as_dict(old)
+    if clash or not values["slug"]:  # chosen before the fields change, so no flush meets the taken slug
+        values["slug"] = unique_slug(content.site_id, old.slug or old.title or content.title, exclude_id=content.id)
+    for name, value in values.items():
         setattr(content, name, value)
-    if clash or not content.slug:
-        content.slug = unique_slug(content.site_id, old.slug or content.title, exclude_id=content.id)
     content.word_count = text.word_count(content.body_html)
     content.outline = text.headings(content.body_html)
     add_version(content, reason="restore", user_id=user.id, note=f"Restored version {number}")
-    db.session.commit()
+    slug = content.slug
+    try:
+        db.session.commit()
+    except IntegrityError:  # a run saved an article with this slug meanwhile; now it is visible to unique_slug
+        db.session.rollback()
+        raise ValidationError(f"Another article of this site took the slug “{slug}” a moment ago. Restore "
+                              "again and the article gets the next free slug. Nothing was changed.") from None
     return content
 
 
