@@ -227,6 +227,17 @@ def test_source_view_edit_is_saved_and_cleaned_by_the_server(app, page: Page, li
     page.get_by_test_id("run-results").get_by_role("link", name="Open the article").click()
     rich_editor(page)
 
+    # The meta fields count their characters as I type and mark a length over the limit.
+    for field, limit, kept in (("meta_title", 60, "Espresso at home, by hand"),
+                               ("meta_description", 160, "How to pull a good shot at home.")):
+        counter = page.locator(f'[data-counter-for="{field}"]')
+        page.locator(f"#{field}").fill("x" * (limit + 1))
+        expect(counter).to_have_text(str(limit + 1))
+        expect(counter).to_have_class(re.compile(r"\berror\b"))
+        page.locator(f"#{field}").fill(kept)
+        expect(counter).to_have_text(str(len(kept)))
+        expect(counter).not_to_have_class(re.compile(r"\berror\b"))
+
     # The HTML source view: replace the body with HTML typed by hand, then save straight from that view.
     page.get_by_test_id("rich-editor").locator("[aria-label='Source code'], .jodit-toolbar-button_source button") \
         .first.click()
@@ -241,6 +252,8 @@ def test_source_view_edit_is_saved_and_cleaned_by_the_server(app, page: Page, li
 
     stored = articles(app, ids["account"])[0]
     assert stored["version"] == 2
+    assert stored["meta_title"] == "Espresso at home, by hand"
+    assert stored["meta_description"] == "How to pull a good shot at home."
     body = stored["body"]
     assert "<h2>Typed in the source view</h2>" in body
     assert "Hand-written" in body and 'href="https://example.com/guide"' in body

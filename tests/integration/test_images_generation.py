@@ -121,6 +121,45 @@ def test_openai_chat_and_images_b64_and_url_through_the_real_client(app, ids, ht
     assert [i["status"] for i in images] == ["generated"] * 3
     assert Image.open(io.BytesIO(stored_file(app, images[1]["file_key"]))).size == (1024, 768)
     assert before - ledger(app, ids["account"])["balance"] == 15  # GPT Image 1: 5 credits per image
+    # Cost truth in provider USD too: GPT Image 1 costs $0.04 per image; the prompts call cost its tokens.
+    from decimal import Decimal
+
+    from app.services.images import costs
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        found = costs.article_costs([ids["content"]])[ids["content"]]
+        db.session.remove()
+    assert found["images"] == {"credits": 15, "usd": Decimal("0.12")}
+    assert 0 < found["prompts"]["usd"] < Decimal("0.01") and found["prompts"]["credits"] >= 1
+    assert found["total"]["usd"] == found["images"]["usd"] + found["prompts"]["usd"] + found["text"]["usd"]
+
+
+def test_no_in_article_images_and_the_sites_style_reach_the_model_and_only_the_featured_image_is_made(
+        app, ids, httpserver):
+    from app.services.images import site_settings
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        site_settings.save(site_id=ids["site"], values={"image_count": "0", "image_style": "illustration",
+                                                       "image_style_note": "warm morning light"})
+        db.session.remove()
+    configure_openai(app, base_url=httpserver.url_for("/v1"), max_retries=0)
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(
+        chat_answer(prompts_answer(0)))
+    start_prompts(app, ids, [ids["content"]], tier="live")
+    asked = json.loads(httpserver.log[0][0].get_data())["messages"]
+    text = "\n".join(m["content"] for m in asked)
+    assert "exactly 0 in-article image(s)" in text and "warm morning light" in text and "llustration" in text
+    assert [i["kind"] for i in images_of(app, ids["account"], ids["content"])] == ["featured"]
+
+    httpserver.expect_request("/v1/images/generations", method="POST").respond_with_json(
+        {"created": 1, "data": [{"b64_json": base64.b64encode(png_bytes(1536, 1024)).decode()}]})
+    job_id = start_images(app, ids, [ids["content"]], tier="live")
+    assert job_row(app, job_id)["status"] == "succeeded", job_row(app, job_id)
+    image_call = json.loads(next(r for r, _ in httpserver.log if r.path == "/v1/images/generations").get_data())
+    assert "warm morning light" in image_call["prompt"]  # the style goes with the image prompt too
+    [featured] = images_of(app, ids["account"], ids["content"])
+    assert featured["status"] == "generated" and (featured["width"], featured["height"]) == (1200, 630)
+    assert body_of(app, ids["account"], ids["content"]) == BODY  # the featured image is not placed in the body
 
 
 def test_runware_images_through_its_http_api(app, ids, httpserver):
@@ -136,9 +175,18 @@ def test_runware_images_through_its_http_api(app, ids, httpserver):
         return Response(json.dumps({"data": data}), content_type="application/json")
 
     httpserver.expect_request("/v1", method="POST").respond_with_handler(runware)
+    before = ledger(app, ids["account"])["balance"]
     job_id = start_images(app, ids, [ids["content"]], tier="live")
     assert job_row(app, job_id)["status"] == "succeeded", job_row(app, job_id)
+    assert all(json.loads(r.get_data())[0] == {"taskType": "authentication", "apiKey": "rw-key"}
+               for r, _ in httpserver.log)
     tasks = [json.loads(r.get_data())[1] for r, _ in httpserver.log]
+    assert {t["model"] for t in tasks} == {"runware:100@1"} and all(t["positivePrompt"] for t in tasks)
+    after = ledger(app, ids["account"])
+    assert before - after["balance"] == 3 and after["balance"] == after["ledger"]  # FLUX.1 schnell: 1 credit each
+    images = images_of(app, ids["account"], ids["content"])
+    assert Image.open(io.BytesIO(stored_file(app, images[0]["file_key"]))).size == (1200, 630)
+    assert body_of(app, ids["account"], ids["content"]).count("<figure>") == 2
     # The images are made in parallel, so in any order: 1200×630 in Runware's steps of 64, and 1024×768 twice.
     assert sorted((t["width"], t["height"]) for t in tasks) == [(1024, 768), (1024, 768), (1216, 640)]
     assert [i["status"] for i in images_of(app, ids["account"], ids["content"])] == ["generated"] * 3
@@ -167,6 +215,16 @@ def test_non_image_bytes_fail_that_image_only_and_it_is_not_charged(app, ids, ht
     assert before - after["balance"] == 10 and after["balance"] == after["ledger"]
     body = body_of(app, ids["account"], ids["content"])
     assert body.count("<figure>") == 1 and "Fresh beans make the cup." in body
+    # The person sees which image failed and why, in the gallery and on the article.
+    from tests.integration.ai_support import EMAIL
+    from tests.integration.helpers import signed_in
+
+    web = signed_in(app, EMAIL)
+    gallery = web.get("/writer/images?status=failed").get_data(as_text=True)
+    assert gallery.count('data-status="failed"') == 1 and 'data-testid="image-error"' in gallery
+    assert "not an image" in gallery and "not charged" in gallery
+    article = web.get(f"/writer/content/{ids['content']}").get_data(as_text=True)
+    assert "not an image" in article[article.index('id="article-images"'):]
 
 
 def test_a_500_storm_fails_the_images_refunds_everything_and_leaves_the_article_intact(app, ids, httpserver,

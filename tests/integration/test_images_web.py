@@ -97,6 +97,46 @@ def test_regenerate_with_my_own_prompt_shows_the_estimate_then_replaces_the_file
     body = body_of(app, ids["account"], ids["content"])
     assert after["file_key"].rsplit("/", 1)[-1] in body and image["file_key"].rsplit("/", 1)[-1] not in body
     assert body.count("<figure>") == 2
+    # Placing the images and replacing one each kept the text before as a version, saying what made it.
+    history = web.get(f"/writer/content/{ids['content']}/versions").get_data(as_text=True)
+    assert history.count("· Images placed") == 2
+    newest = int(re.search(r'id="version-(\d+)"', history).group(1))
+    diff = web.get(f"/writer/content/{ids['content']}/versions/{newest}").get_data(as_text=True)
+    assert "1 line(s) added, 1 removed" in diff and after["file_key"].rsplit("/", 1)[-1] in diff
+
+
+def test_double_clicking_image_prompts_images_or_regenerate_makes_one_run_and_one_charge(app, ids, web):
+    from sqlalchemy import select
+
+    from app.models import CreditUsageLog, Job
+
+    page = f"/writer/content/{ids['content']}"
+
+    def twice(path, form):
+        first = web.post(path, form, token_from=page)
+        second = web.post(path, form, token_from=page)
+        assert first.status_code == 302, first.get_data(as_text=True)[:500]
+        # The second click leads to the same run, or says why nothing more starts.
+        assert second.status_code in (302, 409), second.get_data(as_text=True)[:500]
+        if second.status_code == 302:
+            assert second.headers["Location"] == first.headers["Location"]
+        run_worker(app)
+
+    twice("/writer/images/start", {"content_ids": ids["content"], "what": "prompts", "tier": "testing"})
+    assert len(images_of(app, ids["account"], ids["content"])) == 3
+    twice("/writer/images/start", {"content_ids": ids["content"], "what": "images", "tier": "testing"})
+    image = images_of(app, ids["account"], ids["content"])[1]
+    twice(f"/writer/images/{image['id']}", {"prompt": "A barista at work", "tier": "testing", "confirm": "1"})
+    assert images_of(app, ids["account"], ids["content"])[1]["credits"] == 2  # made, then made again once
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        jobs = db.session.scalars(select(Job.kind)).all()
+        usage = db.session.scalars(select(CreditUsageLog.operation)).all()
+        db.session.remove()
+    assert len(jobs) == 3
+    assert sorted(usage).count("image_prompt_extraction") == 1
+    assert body_of(app, ids["account"], ids["content"]).count("<figure>") == 2
+    money = ledger(app, ids["account"])
+    assert money["balance"] == money["ledger"]
 
 
 @pytest.mark.parametrize("form,message", [
@@ -129,6 +169,15 @@ def test_another_accounts_image_file_answers_404(app, ids, web):
     assert response.status_code == 404 and b"RIFF" not in response.data
     assert other.get(f"/writer/images/{image['id']}").status_code == 404
     assert web.get(f"/writer/images/{image['id']}/file/0123456789abcdef0123456789abcdef.webp").status_code == 404
+    for name in ("..%2F..%2Fetc%2Fpasswd", "%2e%2e", image["file_key"].replace("/", "%2F")):
+        assert web.get(f"/writer/images/{image['id']}/file/{name}").status_code == 404, name
+    # A colleague in the same account without a grant for this site is refused too.
+    from tests.integration.helpers import add_member, add_site
+
+    other_site, _ = add_site(app, ids["account"], "Tea Blog", ("Green tea",))
+    add_member(app, ids["account"], email="ed@acme.example.com", role="editor", site_ids=[other_site])
+    editor = signed_in(app, "ed@acme.example.com")
+    assert editor.get(url).status_code == 404 and editor.get(f"/writer/images/{image['id']}").status_code == 404
 
 
 def test_content_list_bulk_image_actions_has_images_filter_and_cost_column(app, ids, web):
@@ -170,6 +219,61 @@ def test_viewer_cannot_start_image_work(app, ids):
     with app.app_context(), tenancy.all_accounts():
         assert db.session.query(ContentImage).count() == 0
         db.session.remove()
+
+
+def test_viewer_cannot_regenerate_an_image_and_the_writer_module_off_refuses_image_pages_and_runs(app, ids, web):
+    from sqlalchemy import select
+
+    from app.errors import DomainError
+    from app.models import Account
+    from app.services.images import generation, prompts
+    from tests.integration.helpers import add_member
+
+    make_images(app, web, ids["content"])
+    image = images_of(app, ids["account"], ids["content"])[1]
+    # A second article with prompts but no images yet, and a third with neither.
+    world = {"site": ids["site"], "sector": ids["sector"]}
+    second = make_site_article(app, ids["account"], title="Grinder guide", world=world)["content"]
+    third = make_site_article(app, ids["account"], title="Milk guide", world=world)["content"]
+    web.post("/writer/images/start", {"content_ids": second, "what": "prompts", "tier": "testing"},
+             token_from="/writer/content")
+    run_worker(app)
+    add_member(app, ids["account"], email="viewer@acme.example.com", role="viewer", site_ids=(ids["site"],))
+    viewer = signed_in(app, "viewer@acme.example.com")
+    page = f"/writer/images/{image['id']}"
+    assert viewer.get(page).status_code == 200
+    for form in ({"prompt": "A viewer's own picture"}, {"prompt": "A viewer's own picture", "confirm": "1"}):
+        assert viewer.post(page, {**form, "tier": "testing"}, token_from=page).status_code == 403
+    run_worker(app)
+    assert images_of(app, ids["account"], ids["content"])[1] == image
+
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        account = db.session.scalars(select(Account)).one()
+        account.modules = {**(account.modules or {}), "writer": False}
+        db.session.commit()
+        db.session.remove()
+    balance = ledger(app, ids["account"])["balance"]
+    content = f"/writer/content/{ids['content']}"
+    assert web.get("/writer/images").status_code == 403 and web.get(page).status_code == 403
+    for path, form in (("/writer/images/estimate", {"content_ids": ids["content"], "what": "images"}),
+                       ("/writer/images/start", {"content_ids": ids["content"], "what": "images"}),
+                       (page, {"prompt": "A cup", "confirm": "1", "tier": "testing"})):
+        assert web.post(path, form, token_from="/").status_code == 403, path
+    with app.app_context(), tenancy.account_scope(ids["account"]):
+        for start in (lambda: prompts.start_prompts(content_ids=[third], tier="testing",
+                                                    created_by_id=ids["user"]),
+                      lambda: generation.start_images(content_ids=[second], tier="testing",
+                                                      created_by_id=ids["user"]),
+                      lambda: generation.start_regenerate(image_id=image["id"], prompt="A cup", tier="testing",
+                                                          created_by_id=ids["user"])):
+            with pytest.raises(DomainError, match="Writer module is turned off"):
+                start()
+        db.session.remove()
+    run_worker(app)
+    assert images_of(app, ids["account"], ids["content"])[1] == image
+    assert images_of(app, ids["account"], third) == []
+    assert {i["status"] for i in images_of(app, ids["account"], second)} == {"pending"}
+    assert ledger(app, ids["account"])["balance"] == balance and web.get(content).status_code == 403
 
 
 def test_image_settings_steer_the_prompts_and_sizes_and_bad_values_change_nothing(app, ids, web):

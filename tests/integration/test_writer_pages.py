@@ -110,10 +110,42 @@ def test_a_failed_task_shows_its_reason_and_can_be_retried(app, world):
     web = signed_in(app, EMAIL)
     page = web.get(f"{TASKS}?status=failed").get_data(as_text=True)
     assert "The model gave an unusable answer twice." in page and 'data-testid="retry"' in page
-    retried = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {"tier": "testing"}, token_from=TASKS)
-    assert retried.status_code == 302
+    # Retry shows the cost and the model first, like any run; nothing is reserved until it is confirmed.
+    retried = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {}, token_from=TASKS)
+    estimate = retried.get_data(as_text=True)
+    assert retried.status_code == 200 and 'data-testid="confirm-generate"' in estimate
+    assert "1 article to write" in estimate and "Espresso at home" in estimate and "1 model call" in estimate
+    assert f'name="task_ids" value="{world["tasks"][0]}"' in estimate
+    assert job_count(app) == 0 and ledger(app, world["account"])["balance"] == world["start"]
+    confirmed = web.post(f"{TASKS}/generate", {"task_ids": world["tasks"][:1], "tier": "testing"}, token_from=TASKS)
+    assert confirmed.status_code == 302
     run_worker(app)
     assert tasks_of(app, world["account"])[world["tasks"][0]] == ("completed", None)
+    # A task that is not failed any more is not offered again.
+    again = web.post(f"{TASKS}/{world['tasks'][0]}/retry", {}, token_from=TASKS, follow_redirects=True)
+    assert "already has an article" in again.get_data(as_text=True) and job_count(app) == 1
+
+
+@pytest.mark.parametrize("target, message", [
+    (0, "asks for 0 words; articles can be written from 300 to 6,000 words"),
+    (100_000, "asks for 100,000 words; articles can be written from 300 to 6,000 words"),
+])
+def test_a_target_length_that_cannot_be_written_is_named_on_the_page_and_nothing_starts(app, ids, target, message):
+    world = {**ids, **make_tasks(app, ids["account"], ["Espresso at home", "Odd length"], target=400)}
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Task
+
+        db.session.get(Task, world["tasks"][1]).target_words = target
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, EMAIL)
+    form = {"task_ids": world["tasks"], "tier": "testing"}
+    for path in ("estimate", "generate"):
+        response = web.post(f"{TASKS}/{path}", form, token_from=TASKS)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and f"“Odd length” {message}" in html, path
+    assert job_count(app) == 0 and set(tasks_of(app, world["account"]).values()) == {("queued", None)}
+    assert ledger(app, world["account"])["balance"] == world["start"]
 
 
 # --- The editor and versions -----------------------------------------------------------------------
@@ -135,7 +167,10 @@ def test_editor_save_sanitizes_keeps_a_version_and_restore_brings_back_the_old_t
     assert "<script" not in row["body"] and "onclick" not in row["body"] and "Fresh text." in row["body"]
 
     history = web.get(f"{url}/versions").get_data(as_text=True)
-    assert "AI writing" in history and "Edit" in history
+    assert "AI writing" in history and "Written by" in history  # what made version 1 (the model)
+    edited = history[history.index('id="version-2"'):history.index('id="version-1"')]
+    assert 'Edit by <span data-testid="version-author">Olive Owner</span>' in edited  # who made version 2
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", edited)  # and when
     diff = web.get(f"{url}/versions/2").get_data(as_text=True)
     assert "+ &lt;h2&gt;New start&lt;/h2&gt;" in diff and "Espresso, edited" in diff
 
@@ -143,6 +178,9 @@ def test_editor_save_sanitizes_keeps_a_version_and_restore_brings_back_the_old_t
     assert restored.status_code == 302
     [row] = articles(app, world["account"])
     assert row["body"] == original_body and row["version"] == 3 and row["title"].startswith("Demo: ")
+    history = web.get(f"{url}/versions").get_data(as_text=True)
+    assert "Restore by <span data-testid=\"version-author\">Olive Owner</span>" in history
+    assert "Restored version 1" in history
 
 
 def test_a_stale_save_is_refused_and_the_text_stays_in_the_form(app, world):
@@ -150,16 +188,34 @@ def test_a_stale_save_is_refused_and_the_text_stays_in_the_form(app, world):
     content_id = one_article(app, web, world)
     url = f"/writer/content/{content_id}"
     mine = editor_form(web.get(url).get_data(as_text=True))
-    theirs = dict(mine, title="Their title")
-    assert web.post(url, theirs, token_from=url).status_code == 302  # a colleague saves first
+    add_member(app, world["account"], email="cole@acme.example.com", role="editor", site_ids=[world["site"]])
+    colleague = signed_in(app, "cole@acme.example.com")
+    theirs = dict(editor_form(colleague.get(url).get_data(as_text=True)), title="Their title")
+    assert colleague.post(url, theirs, token_from=url).status_code == 302  # a colleague saves first
 
     mine["body_html"] = "<h2>My careful edit</h2><p>Hours of work.</p>"
     refused = web.post(url, mine, token_from=url)
     html = refused.get_data(as_text=True)
-    assert refused.status_code == 409 and "Someone else saved this article" in html
-    assert "My careful edit" in html  # nothing lost
+    assert refused.status_code == 409 and "This article was changed while you were editing it: cole saved it at" in html
+    assert "making version 2 (you started from version 1). Nothing was saved." in html
+    assert "My careful edit" in html and 'name="base_version" value="1"' in html  # nothing lost
     [row] = articles(app, world["account"])
-    assert row["title"] == "Their title" and "My careful edit" not in row["body"]
+    assert row["title"] == "Their title" and "My careful edit" not in row["body"] and row["version"] == 2
+
+    # The image stage placing images meanwhile is named as such.
+    mine = editor_form(web.get(url).get_data(as_text=True))
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.services.writer.content import add_version
+
+        content = db.session.get(Content, content_id)
+        content.body_html += "<figure><img src=\"/x.webp\" alt=\"x\"></figure>"
+        add_version(content, reason="generation", user_id=None, note="Images placed")
+        db.session.commit()
+        db.session.remove()
+    refused = web.post(url, dict(mine, title="Mine"), token_from=url)
+    assert refused.status_code == 409
+    assert "the AI placed its images at" in refused.get_data(as_text=True)
+    assert articles(app, world["account"])[0]["title"] == "Their title"
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -177,6 +233,142 @@ def test_bad_editor_input_gets_a_clear_message_and_changes_nothing(app, world, f
     response = web.post(url, form, token_from=url)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert articles(app, world["account"]) == before
+
+
+def test_a_slug_another_article_of_the_site_uses_is_refused_and_changes_nothing(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    make_article(app, world["account"], world, title="Espresso basics")  # its slug: espresso-basics
+    url = f"/writer/content/{content_id}"
+    before = articles(app, world["account"])
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="Espresso Basics")
+    response = web.post(url, form, token_from=url)
+    assert response.status_code == 422
+    assert "Another article of this site already uses the slug “espresso-basics”" in response.get_data(as_text=True)
+    assert articles(app, world["account"]) == before
+
+
+def test_a_slug_another_run_takes_while_saving_is_refused_with_the_reason_and_the_text_kept(app, world):
+    """A writing run holds a new article's slug in its open transaction; an editor choosing that slug meanwhile
+    gets the slug message once the run commits, not an error page."""
+    import threading
+
+    from sqlalchemy import text as sql
+
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    before = articles(app, world["account"])
+    with app.app_context():
+        other = db.engine.connect()
+    held = other.begin()
+    other.execute(sql("INSERT INTO content (title, slug, secondary_keywords, outline, site_id, account_id) "
+                      "VALUES ('Being written', 'house-blend', '[]', '[]', :site, :account)"),
+                  {"site": world["site"], "account": world["account"]})
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="house-blend",
+                body_html="<h2>My edit</h2><p>Kept.</p>")
+    timer = threading.Timer(2, lambda: (held.commit(), other.close()))
+    timer.start()
+    response = web.post(url, form, token_from=url)  # waits on the run's row, then is refused
+    timer.join()
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422, html[:500]
+    assert "Another article of this site took the slug “house-blend” a moment ago" in html and "My edit" in html
+    assert [r for r in articles(app, world["account"]) if r["title"] != "Being written"] == before
+
+    # Restoring a version whose slug a run is saving meanwhile: refused with the reason, then works once more.
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="single-origin")
+    assert web.post(url, form, token_from=url).status_code == 302  # version 2 has slug single-origin
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="blend-two")
+    assert web.post(url, form, token_from=url).status_code == 302  # version 3 moves away from it
+    with app.app_context():
+        other = db.engine.connect()
+    held = other.begin()
+    other.execute(sql("INSERT INTO content (title, slug, secondary_keywords, outline, site_id, account_id) "
+                      "VALUES ('Also being written', 'single-origin', '[]', '[]', :site, :account)"),
+                  {"site": world["site"], "account": world["account"]})
+    timer = threading.Timer(2, lambda: (held.commit(), other.close()))
+    timer.start()
+    refused = web.post(f"{url}/versions/2/restore", {}, token_from=url, follow_redirects=True)
+    timer.join()
+    assert "took the slug “single-origin” a moment ago" in refused.get_data(as_text=True)
+    assert [r["slug"] for r in articles(app, world["account"]) if r["id"] == content_id] == ["blend-two"]
+    assert web.post(f"{url}/versions/2/restore", {}, token_from=url).status_code == 302
+    [mine] = [r for r in articles(app, world["account"]) if r["id"] == content_id]
+    assert mine["slug"] == "single-origin-2" and mine["version"] == 4
+
+
+def test_restoring_a_version_whose_slug_another_article_took_since_gives_the_next_free_slug(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    original = articles(app, world["account"])[0]["slug"]
+    form = dict(editor_form(web.get(url).get_data(as_text=True)), slug="moved-away")
+    assert web.post(url, form, token_from=url).status_code == 302
+    other_id = make_article(app, world["account"], world, title="Another article")
+    other_url = f"/writer/content/{other_id}"
+    form = dict(editor_form(web.get(other_url).get_data(as_text=True)), slug=original)
+    assert web.post(other_url, form, token_from=other_url).status_code == 302  # it takes the freed slug
+
+    restored = web.post(f"{url}/versions/1/restore", {}, token_from=url, follow_redirects=True)
+    assert restored.status_code == 200 and "Version 1 restored" in restored.get_data(as_text=True)
+    slugs = {r["id"]: r["slug"] for r in articles(app, world["account"])}
+    assert slugs == {content_id: f"{original}-2", other_id: original}
+
+
+def test_a_meta_only_edit_is_a_version_whose_diff_shows_the_change_and_an_unchanged_save_is_not(app, world):
+    web = signed_in(app, EMAIL)
+    content_id = one_article(app, web, world)
+    url = f"/writer/content/{content_id}"
+    form = editor_form(web.get(url).get_data(as_text=True))
+    old_description = form["meta_description"]
+    assert web.post(url, form, token_from=url).status_code == 302  # nothing changed: no new version
+    assert articles(app, world["account"])[0]["version"] == 1
+    form = editor_form(web.get(url).get_data(as_text=True))
+    form["meta_description"] = "Pull a better shot at home with fresh beans and a good grinder."
+    assert web.post(url, form, token_from=url).status_code == 302
+    assert articles(app, world["account"])[0]["version"] == 2
+    history = web.get(f"{url}/versions").get_data(as_text=True)
+    assert 'id="version-2"' in history and 'id="version-1"' in history
+    diff = web.get(f"{url}/versions/2").get_data(as_text=True)
+    change = diff[diff.index('data-testid="field-change"'):]
+    assert "Meta description" in change and f"<del>{old_description}</del>" in change
+    assert "<ins>Pull a better shot at home with fresh beans and a good grinder.</ins>" in change
+    assert "0 line(s) added, 0 removed" in diff
+    # Restoring version 1 brings the old description back, as version 3; its diff shows the way back.
+    assert web.post(f"{url}/versions/1/restore", {}, token_from=url).status_code == 302
+    [row] = articles(app, world["account"])
+    assert row["version"] == 3 and row["meta_description"] == old_description
+    back = web.get(f"{url}/versions/3").get_data(as_text=True)
+    assert f"<ins>{old_description}</ins>" in back
+    # Restoring the current version is refused with a reason.
+    refused = web.post(f"{url}/versions/3/restore", {}, token_from=url, follow_redirects=True)
+    assert "Version 3 is already the current text." in refused.get_data(as_text=True)
+    assert articles(app, world["account"])[0]["version"] == 3
+
+
+def test_an_unsafe_body_already_in_the_database_is_shown_clean_in_the_editor_preview_and_the_review_queue(app, world):
+    """Imported articles (publishing, the optimizer) may arrive with markup the writer never stored: the preview
+    sanitizes what it shows, whatever is stored."""
+    content_id = make_article(app, world["account"], world, status="review")
+    dirty = ('<h2>Start</h2><p onclick="steal()">Click <a href="javascript:alert(1)">here</a></p>'
+             '<script>alert(1)</script><iframe src="https://evil.example.com"></iframe>'
+             '<img src="x.png" onerror="alert(2)"><p>Kept text.</p>')
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        row = db.session.get(Content, content_id)
+        row.body_html, row.source, row.title = dirty, "imported", "<b>Imported</b> & odd"
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, EMAIL)
+    for path in (f"/writer/content/{content_id}", "/writer/review"):
+        page = web.get(path).get_data(as_text=True)
+        preview = page[page.index('data-testid="preview"'):].split("</article>", 1)[0]
+        assert "Kept text." in preview and "<h2>Start</h2>" in preview, path
+        for bad in ("<script", "onclick", "onerror", "javascript:", "<iframe", "<b>Imported"):
+            assert bad not in preview, (path, bad)
+    # The editor's own textarea holds the stored text escaped, so it cannot run either; saving cleans it.
+    editor = web.get(f"/writer/content/{content_id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in editor
 
 
 # --- Status moves, review and auto-approve ------------------------------------------------------------
@@ -259,6 +451,20 @@ def test_viewer_reads_but_cannot_edit_approve_or_write(app, world):
     assert viewer.post(f"{TASKS}/generate", {"task_ids": world["tasks"][1:2]}, token_from=TASKS).status_code == 403
     [row] = articles(app, world["account"])
     assert row["status"] == "draft" and row["title"] != "Viewer was here"
+    # Nor approve, request changes, bulk approve, restore or change the site's settings.
+    owner.post(f"{url}/status", {"to": "review"}, token_from=url)
+    queue = viewer.get("/writer/review")
+    assert queue.status_code == 200 and 'data-testid="preview"' in queue.get_data(as_text=True)
+    assert 'data-testid="approve"' not in queue.get_data(as_text=True)
+    for path, form in ((f"/writer/review/{content_id}/approve", {}),
+                       (f"/writer/review/{content_id}/changes", {"note": "Viewer says no"}),
+                       ("/writer/content/bulk", {"content_ids": [content_id], "action": "approve"}),
+                       (f"{url}/versions/1/restore", {}),
+                       ("/writer/settings", {"auto_approve": "on"})):
+        assert viewer.post(path, form, token_from="/writer/review").status_code == 403, path
+    assert articles(app, world["account"])[0]["status"] == "review"
+    assert "checked" not in owner.get("/writer/settings").get_data(as_text=True).split(
+        'data-testid="auto-approve"')[1][:200]
 
 
 def test_editor_works_only_on_granted_sites(app, world):
@@ -272,6 +478,12 @@ def test_editor_works_only_on_granted_sites(app, world):
     assert editor.post(f"{url}/status", {"to": "review"}, token_from="/writer/content").status_code == 404
     assert editor.post(f"{TASKS}/generate", {"task_ids": world["tasks"][1:2]},
                        token_from="/writer/content").status_code == 404
+    for path, form in ((f"/writer/review/{content_id}/approve", {}), (f"{url}/versions/1/restore", {}),
+                       ("/writer/content/bulk", {"content_ids": [content_id], "action": "delete"}),
+                       ("/writer/images/estimate", {"content_ids": content_id, "what": "prompts"})):
+        assert editor.post(path, form, token_from="/writer/content").status_code == 404, path
+    assert editor.get(f"{url}/versions").status_code == 404
+    assert "Demo: " not in editor.get("/writer/content").get_data(as_text=True)  # not even listed
     assert articles(app, world["account"])[0]["status"] == "draft" and job_count(app) == 1
     add_member(app, world["account"], email="eve@acme.example.com", role="editor", site_ids=[world["site"]])
     granted = signed_in(app, "eve@acme.example.com")
@@ -297,6 +509,32 @@ def test_writer_module_off_refuses_pages_and_jobs(app, world):
             runner.start_generation(task_ids=world["tasks"], tier="testing", created_by_id=world["user"])
         db.session.remove()
     assert job_count(app) == 0 and set(tasks_of(app, world["account"]).values()) == {("queued", None)}
+    for path in ("/writer/content", "/writer/review", "/writer/images", "/writer/settings"):
+        assert web.get(path).status_code == 403, path
+
+
+def test_a_run_queued_before_the_module_was_turned_off_is_refused_by_the_worker(app, world):
+    web = signed_in(app, EMAIL)
+    assert web.post(f"{TASKS}/generate", {"task_ids": world["tasks"][:1], "tier": "testing"},
+                    token_from=TASKS).status_code == 302
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        account = db.session.scalars(select(Account)).one()
+        account.modules = {**(account.modules or {}), "writer": False}
+        db.session.commit()
+        db.session.remove()
+    run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Job
+
+        job = db.session.scalars(select(Job)).one()
+        status, error = job.status, job.error
+        db.session.remove()
+    assert status == "failed" and "Writer module is turned off" in error
+    assert articles(app, world["account"]) == []
+    task_status, reason = tasks_of(app, world["account"])[world["tasks"][0]]
+    assert task_status == "failed" and "Writer module is turned off" in reason
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] and money["usage"] == []
 
 
 # --- The content list: filters, export and delete ---------------------------------------------------------

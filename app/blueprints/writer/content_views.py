@@ -158,8 +158,9 @@ def content_status(content_id: int):
 def content_versions(content_id: int):
     """Every version of the article, newest first, with who or what made it."""
     content = content_service.get_content(content_id, with_body=False)
-    return render_template("writer/versions.html", content=content,
-                           versions=content_service.versions(content_id))
+    versions = content_service.versions(content_id)
+    return render_template("writer/versions.html", content=content, versions=versions,
+                           authors=content_service.version_authors(versions))
 
 
 @bp.route("/content/<int:content_id>/versions/<int:number>")

@@ -78,17 +78,17 @@ def generate_start():
 @bp.route("/tasks/<int:task_id>/retry", methods=["POST"])
 @requires("write")
 def retry(task_id: int):
-    """Write one failed task again (the estimate is the one-article price, reserved first)."""
+    """Write one failed task again: like any run, its cost and model are shown first, then confirmed."""
     task = task_service.get_task(task_id)
+    tier = request.form.get("tier", "testing")
     try:
-        job, _skipped = runner.start_generation(task_ids=[task.id], tier=request.form.get("tier", "testing"),
-                                                created_by_id=current_user.id)
+        estimate = runner.estimate_generation(task_ids=[task.id], tier=tier)
     except NotFound:
         raise
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("writer.tasks"))
-    return redirect(url_for("writer.run", job_id=job.id))
+    return _generate_page(task_ids=[str(task.id)], tier=tier, estimate=estimate)
 
 
 @bp.route("/runs/<int:job_id>")

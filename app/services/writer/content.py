@@ -4,6 +4,7 @@ The list's filters, sorting and export are in `listing.py`."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
 from app.errors import Conflict, NotFound, ValidationError
@@ -106,6 +107,25 @@ def _clean_fields(fields: dict, content: Content) -> dict:
             "excerpt": excerpt, "slug": slug}
 
 
+_MADE_BY = {"generation": "the AI", "linker": "the internal linker", "optimizer": "the optimizer",
+            "import": "an import", "edit": "someone", "restore": "someone"}
+
+
+def _saved_by(content: Content) -> str:
+    """Who or what made the article's current version, and when, for the stale-save message."""
+    newest = db.session.scalars(select(ContentVersion).where(ContentVersion.content_id == content.id)
+                                .order_by(ContentVersion.number.desc()).limit(1)).first()
+    if newest is None:
+        return f"it is now at version {content.version}"
+    person = db.session.get(User, newest.created_by_id) if newest.reason in ("edit", "restore") \
+        and newest.created_by_id else None
+    who = (person.name or person.email) if person else _MADE_BY.get(newest.reason, "someone")
+    what = "placed its images" if newest.note == "Images placed" else \
+        ("restored an older version" if newest.reason == "restore" else "saved it")
+    when = newest.created_at.strftime("%H:%M UTC") if newest.created_at else ""
+    return f"{who} {what}{f' at {when}' if when else ''}, making version {newest.number}"
+
+
 def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: User) -> Content:
     """The editor's save: refuses a stale version (someone saved meanwhile), sanitizes, keeps a version."""
     content = db.session.scalars(select(Content).where(Content.id == content_id)
@@ -113,10 +133,12 @@ def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: 
     if content is None:
         raise NotFound("That article does not exist or you do not have access to it.")
     if base_version != content.version:
+        by = _saved_by(content)
         db.session.rollback()
-        raise Conflict("Someone else saved this article while you were editing it (it is now at version "
-                       f"{content.version}; you started from version {base_version}). Your text is still in "
-                       "the form: copy what you need, open the article again and re-apply your changes.")
+        started = f"version {base_version}" if base_version else "a version the form did not name"
+        raise Conflict(f"This article was changed while you were editing it: {by} (you started from {started}). "
+                       "Nothing was saved. Your text is still in the form: copy what you need, "
+                       "open the article again and re-apply your changes.")
     try:
         clean = _clean_fields(fields, content)
     except ValidationError:
@@ -130,7 +152,12 @@ def save_edit(*, content_id: int, fields: dict, base_version: int | None, user: 
     content.word_count = text.word_count(clean["body_html"])
     content.outline = text.headings(clean["body_html"])
     add_version(content, reason="edit", user_id=user.id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another article (e.g. one a writing run was still saving) took the slug meanwhile
+        db.session.rollback()
+        raise ValidationError(f"Another article of this site took the slug “{clean['slug']}” a moment ago. "
+                              "Choose another; nothing was saved.", field="slug") from None
     return content
 
 
@@ -139,6 +166,14 @@ def versions(content_id: int) -> list[ContentVersion]:
     get_content(content_id, with_body=False)
     return list(db.session.scalars(select(ContentVersion).where(ContentVersion.content_id == content_id)
                                    .order_by(ContentVersion.number.desc())))
+
+
+def version_authors(versions: list[ContentVersion]) -> dict[int, str]:
+    """{user id: name} of the people who made the given versions (edits and restores)."""
+    ids = {v.created_by_id for v in versions if v.created_by_id}
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def get_version(content_id: int, number: int) -> ContentVersion:
@@ -177,14 +212,21 @@ def restore_version(*, content_id: int, number: int, user: User) -> Content:
         raise ValidationError(f"Version {number} is already the current text.")
     clash = db.session.scalars(select(Content.id).where(Content.site_id == content.site_id,
                                                         Content.slug == old.slug, Content.id != content.id)).first()
-    for name, value in _as_dict(old).items():
+    values = _as_dict(old)
+    if clash or not values["slug"]:  # chosen before the fields change, so no flush meets the taken slug
+        values["slug"] = unique_slug(content.site_id, old.slug or old.title or content.title, exclude_id=content.id)
+    for name, value in values.items():
         setattr(content, name, value)
-    if clash or not content.slug:
-        content.slug = unique_slug(content.site_id, old.slug or content.title, exclude_id=content.id)
     content.word_count = text.word_count(content.body_html)
     content.outline = text.headings(content.body_html)
     add_version(content, reason="restore", user_id=user.id, note=f"Restored version {number}")
-    db.session.commit()
+    slug = content.slug
+    try:
+        db.session.commit()
+    except IntegrityError:  # a run saved an article with this slug meanwhile; now it is visible to unique_slug
+        db.session.rollback()
+        raise ValidationError(f"Another article of this site took the slug “{slug}” a moment ago. Restore "
+                              "again and the article gets the next free slug. Nothing was changed.") from None
     return content
 
 

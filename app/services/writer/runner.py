@@ -209,6 +209,12 @@ def _save(task_item: dict, data: dict, usage: list[TextResult], model: AIModel, 
     return {"task_id": task.id, "content_id": article.id, "title": title, "words": article.word_count}
 
 
+def _slug_clash(exc: IntegrityError) -> bool:
+    """Whether the insert hit the site's unique slug (not the one-article-per-task key)."""
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None) == "uq_content_site_slug"
+
+
 def _fail_task(task_id: int, reason: str) -> None:
     task = db.session.get(Task, task_id)
     if task is not None and task.status == "in_progress":
@@ -256,17 +262,22 @@ def _write_all(job: Job, progress: Progress, function: ContentGeneration, model:
             index = futures[future]
             answer, item = future.result(), items[index]
             error = answer.error
-            if error is None:
+            for attempt in (1, 2) if error is None else ():
                 try:
                     with db.session.begin_nested():
                         result = _save(item, answer.data, answer.usage, model, job, approve)
-                except IntegrityError:
-                    error = "The article could not be saved: the task already has an article (written by another run)."
+                except IntegrityError as exc:
+                    if attempt == 1 and _slug_clash(exc):
+                        continue  # another run committed this slug after it was chosen; the next free one now
+                    error = ("The article could not be saved: another article of this site took its slug meanwhile."
+                             if _slug_clash(exc) else
+                             "The article could not be saved: the task already has an article (written by another run).")
                 except OutputError as exc:
                     error = f"The article could not be saved: {exc}"
                 else:
                     billed += answer.usage
                     outcomes[index] = {"index": index, "ok": True, "error": None, "result": result}
+                break
             if error is not None:
                 _fail_task(item["id"], error)
                 outcomes[index] = {"index": index, "ok": False, "error": error, "result": None}
