@@ -98,10 +98,17 @@ def test_the_demo_tour_fits_a_390px_screen(app, browser, live_server):
             account_id = db.session.scalars(select(User.account_id).where(User.email == DEMO_EMAIL)).one()
         with tenancy.account_scope(account_id):
             site_id = db.session.scalars(select(Site.id)).first()
+            # A cluster with a long name: the "move keywords to" choices on a cluster page list it in full.
+            first = db.session.scalars(select(Cluster).order_by(Cluster.id)).first()
+            db.session.add(Cluster(site_id=first.site_id, sector_id=first.sector_id, intent="commercial",
+                                   name="best budget espresso machines for small apartment kitchens with milk frother"))
+            db.session.commit()
+            cluster_id = first.id
             article = db.session.scalars(select(Content).where(Content.version > 1).order_by(Content.id)).first()
             article_id, version = article.id, article.version
         db.session.remove()
     paths = ["/", "/sites/", f"/sites/{site_id}", "/planner/keywords", "/planner/keywords/library", "/planner/clusters",
+             f"/planner/clusters/{cluster_id}",
              "/planner/ideas", "/planner/tasks", "/writer/tasks", "/writer/content", "/writer/review", "/writer/images",
              f"/writer/content/{article_id}", f"/writer/content/{article_id}/versions/{version}",
              "/publisher/calendar", "/publisher/calendar?view=list", "/jobs/", "/billing/", "/billing/transactions",
