@@ -80,3 +80,63 @@ def test_keyword_and_cluster_pages_fit_a_390px_screen(app, browser, live_server)
         expect(page.locator("main")).to_contain_text("123,456")
     finally:
         context.close()
+
+
+def test_the_demo_tour_fits_a_390px_screen(app, browser, live_server):
+    """Every page a new user opens on the demo tour: the page never scrolls sideways, tables keep to their
+    key columns, article figures fit the column, and the calendar lists the days that have articles."""
+    from sqlalchemy import select
+
+    from app.models import Content, Site, User
+    from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+    for command in ("seed-reference", "seed-demo"):
+        result = app.test_cli_runner().invoke(args=[command])
+        assert result.exit_code == 0, result.output + repr(result.exception)
+    with app.app_context():
+        with tenancy.all_accounts():
+            account_id = db.session.scalars(select(User.account_id).where(User.email == DEMO_EMAIL)).one()
+        with tenancy.account_scope(account_id):
+            site_id = db.session.scalars(select(Site.id)).first()
+            # A cluster with a long name: the "move keywords to" choices on a cluster page list it in full.
+            first = db.session.scalars(select(Cluster).order_by(Cluster.id)).first()
+            db.session.add(Cluster(site_id=first.site_id, sector_id=first.sector_id, intent="commercial",
+                                   name="best budget espresso machines for small apartment kitchens with milk frother"))
+            db.session.commit()
+            cluster_id = first.id
+            article = db.session.scalars(select(Content).where(Content.version > 1).order_by(Content.id)).first()
+            article_id, version = article.id, article.version
+        db.session.remove()
+    paths = ["/", "/sites/", f"/sites/{site_id}", "/planner/keywords", "/planner/keywords/library", "/planner/clusters",
+             f"/planner/clusters/{cluster_id}",
+             "/planner/ideas", "/planner/tasks", "/writer/tasks", "/writer/content", "/writer/review", "/writer/images",
+             f"/writer/content/{article_id}", f"/writer/content/{article_id}/versions/{version}",
+             "/publisher/calendar", "/publisher/calendar?view=list", "/jobs/", "/billing/", "/billing/transactions",
+             "/billing/usage", "/settings/users"]
+    context = browser.new_context(base_url=live_server, viewport={"width": WIDTH, "height": 844})
+    page = context.new_page()
+    try:
+        sign_in(page, DEMO_EMAIL, DEMO_PASSWORD)
+        expect(page).to_have_url(re.compile(r"/$"))
+        wrong = []
+        for path in paths:
+            page.goto(path)
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            page.wait_for_load_state("load")  # images have their size
+            scroll_width, viewport = _scroll_widths(page)
+            if scroll_width > viewport:
+                wrong.append(f"{path}: the page is {scroll_width}px wide: {_too_wide(page)}")
+            tables = page.evaluate("() => [...document.querySelectorAll('.table-wrap')]"
+                                   ".map(w => [w.scrollWidth, w.clientWidth])")
+            if not all(inner <= outer + 1 for inner, outer in tables):
+                wrong.append(f"{path}: a table scrolls sideways {tables}")
+        assert wrong == [], "\n".join(wrong)
+        # The month view on a phone: the day with the two scheduled articles, under its weekday and date.
+        page.goto("/publisher/calendar")
+        items = page.get_by_test_id("calendar-item")
+        expect(items).to_have_count(2)
+        box = items.first.bounding_box()
+        assert box["width"] > WIDTH * 0.7, box  # one column wide, not a seventh of the screen
+        expect(page.get_by_test_id("calendar-grid")).to_contain_text(re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d+ \w{3}"))
+    finally:
+        context.close()

@@ -61,7 +61,7 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     expect(page.get_by_role("progressbar")).to_be_visible()
     expect(page.get_by_test_id("job-status")).to_have_text("Succeeded", timeout=90_000)
     page.get_by_role("link", name="See the clusters").click()
-    expect(page.locator("#credits-badge")).to_have_text(f"{before - cost} credits")
+    expect(page.locator("#credits-badge")).to_have_text(f"{before - cost:,} credits")
 
     # Open the biggest cluster.
     page.locator("table.clusters-table thead").get_by_role("link", name=re.compile("Keywords")).click()
@@ -101,4 +101,4 @@ def test_import_cluster_ideas_and_tasks(app, page: Page, live_server, worker):
     page.get_by_test_id("create-tasks").click()
     expect(page).to_have_url(re.compile(r"/planner/tasks"))
     expect(page.locator("main tbody tr")).to_have_count(count)
-    expect(page.locator("#credits-badge")).to_have_text(f"{after} credits")  # tasks are free
+    expect(page.locator("#credits-badge")).to_have_text(f"{after:,} credits")  # tasks are free

@@ -187,7 +187,7 @@ def test_transactions_list_newest_first_with_balance_after_and_pages(app):
     assert "Page 1 of 2" in page and "Gift number 54" in page and "Gift number 0<" not in page
     assert page.index("Gift number 54") < page.index("Gift number 53")
     assert re.search(r"Gift number 54</td>\s*<td class=\"num\"><span class=\"amount-plus\">\+1</span></td>\s*"
-                     r"<td class=\"num\" data-balance-after>155</td>", page)
+                     r"<td class=\"num col-secondary\" data-balance-after>155</td>", page)
     older = web.get("/billing/transactions?page=2").get_data(as_text=True)
     assert "Monthly credits" in older and "Gift number 0<" in older and "Gift number 54" not in older
     assert web.get("/billing/transactions?page=99").status_code == 200

@@ -28,7 +28,7 @@ from tests.integration.helpers import add_site, signed_in
 HTMX = {"HX-Request": "true"}
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "keywords_labeled_2k.csv"
 BADGE = re.compile(r'<span class="credits-badge" id="credits-badge" title="Credits available"( hx-swap-oob="true")?>'
-                   r"(\d+) credits</span>")
+                   r"([\d,]+) credits</span>")
 
 
 @register
@@ -74,7 +74,7 @@ def test_when_a_job_ends_its_last_progress_fragment_updates_the_credits_badge(ap
     job_id = start_job(app, ids, NothingToDoJob.name, reserve=25)
 
     header = web.get("/").get_data(as_text=True)
-    assert BADGE.search(header).groups() == (None, str(ids["start"] - 25))  # the reservation is held
+    assert BADGE.search(header).groups() == (None, f"{ids['start'] - 25:,}")  # the reservation is held
     waiting = web.get(f"/jobs/{job_id}/progress", headers=HTMX)
     assert "hx-swap-oob" not in waiting.get_data(as_text=True)  # nothing changed yet
 
@@ -87,7 +87,7 @@ def test_when_a_job_ends_its_last_progress_fragment_updates_the_credits_badge(ap
     assert "notifications-changed" in events  # the bell asks for its count again
     badge = BADGE.search(done.get_data(as_text=True))
     assert badge is not None, "the final fragment carries the badge"
-    assert badge.groups() == (' hx-swap-oob="true"', str(ids["start"]))  # refunded, shown without a reload
+    assert badge.groups() == (' hx-swap-oob="true"', f"{ids['start']:,}")  # refunded, shown without a reload
     # A full page carries the badge in the header as usual, never out of band.
     assert "hx-swap-oob" not in web.get(f"/jobs/{job_id}").get_data(as_text=True)
 

@@ -1,9 +1,11 @@
-"""Every page has one heading, in the shared heading block (shared/_page_head.html): walked from the URL map,
-so a page added without the block fails here. The owner walks the customer pages of the demo tour (so lists,
+"""Every page has one heading, in the shared heading block (shared/_page_head.html), and shows its counts and
+amounts with thousands separators: walked from the URL map, so a page added without the block (or a number printed
+without `|number`) fails here. The owner walks the customer pages of the demo tour (so lists,
 articles and jobs have rows), the operator walks the operator area."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from flask import url_for
@@ -57,6 +59,41 @@ class Headings(HTMLParser):
             if self.stack[i][0] == tag:
                 del self.stack[i:]
                 return
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees: no scripts, styles, form values, prompt text or code samples."""
+
+    HIDDEN = {"script", "style", "textarea", "pre", "code", "template"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.hidden += tag in self.HIDDEN
+
+    def handle_endtag(self, tag):
+        self.hidden -= tag in self.HIDDEN and self.hidden > 0
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.parts.append(data)
+
+
+# Four or more digits in a row, not part of a date or time (2026-11-30, 09:00), a reference (INV-000001, #1234),
+# a decimal or a longer token with letters in it. Image sizes (1536 × 1024) and the demo card number
+# (4242 4242 4242 4242) are not counts, so they are taken out first.
+UNSEPARATED = re.compile(r"(?<![\w#.,:/\-])\d{4,}(?![\w.,:/\-])")
+NOT_COUNTS = re.compile(r"\d+\s?[x×]\s?\d+|\d{4}(?: \d{4}){3}")
+
+
+def _unseparated_numbers(html: str) -> list[str]:
+    parser = VisibleText()
+    parser.feed(html)
+    text = NOT_COUNTS.sub(" ", " ".join(parser.parts))
+    return [n for n in UNSEPARATED.findall(text) if not 1900 <= int(n) <= 2100]
 
 
 def _headings(html: str) -> tuple[int, int, int]:
@@ -130,6 +167,8 @@ def _check(client, paths: list[str]) -> list[str]:
         heads, h1, in_head = _headings(html)
         if (heads, h1, in_head) != (1, 1, 1):
             wrong.append(f"{path}: {heads} heading blocks, {h1} <h1>, {in_head} inside the block")
+        if numbers := _unseparated_numbers(html):
+            wrong.append(f"{path}: numbers without thousands separators {numbers[:5]}")
     return wrong
 
 

@@ -640,12 +640,31 @@ def test_one_hundred_thousand_rows():
     ("Palavra-chave;Volume de pesquisa;Dificuldade;Custo por clique;Intenção",
      {"keyword": 0, "volume": 1, "difficulty": 2, "cpc": 3, "intent": 4}),
     ("Mot cle;Volume de recherche", {"keyword": 0, "volume": 1}),  # accents dropped by the exporting tool
+    # Keyword Planner in German abbreviates its volume column; the other languages spell it out.
+    ("Keyword;Währung;Durchschn. Suchanfragen pro Monat;Dreimonatige Veränderung", {"keyword": 0, "volume": 2}),
+    ("Keyword;Währung;Durchschnittl. Suchanfragen pro Monat", {"keyword": 0, "volume": 2}),
+    ("Mot clé;Devise;Nombre moyen de recherches mensuelles", {"keyword": 0, "volume": 2}),
+    ("Palabra clave;Moneda;Promedio de búsquedas mensuales", {"keyword": 0, "volume": 2}),
+    ("Zoekwoord;Valuta;Gem. zoekopdrachten per maand", {"keyword": 0, "volume": 2}),
+    # Search Console's query export names its keyword column "Top queries" in each language.
+    ("Häufigste Suchanfragen;Klicks;Impressionen", {"keyword": 0}),
+    ("Requêtes les plus fréquentes;Clics;Impressions", {"keyword": 0}),
+    ("Consultas principales;Clics;Impresiones", {"keyword": 0}),
+    ("Query più frequenti;Clic;Impressioni", {"keyword": 0}),
+    ("Populairste zoekopdrachten;Klikken;Vertoningen", {"keyword": 0}),
+    ("Principais consultas;Cliques;Impressões", {"keyword": 0}),
 ])
 def test_non_english_export_headers_are_recognised(header, expected):
-    data = f"{header}\nkaffeemaschine;12000;45;0,80;informational\n".encode("utf-8")
+    sample = {"keyword": "kaffeemaschine", "volume": "12000", "difficulty": "45", "cpc": "0,80", "intent": "informational"}
+    by_column = {column: sample[field] for field, column in expected.items()}
+    row = ";".join(by_column.get(i, "7") for i in range(len(header.split(";"))))
+    data = f"{header}\n{row}\n".encode("utf-8")
     shape = inspect(data, filename="export.csv")
     assert {field: shape.mapping[field] for field in expected} == expected
-    assert parse(data, shape).records[0].volume == 12000
+    record = parse(data, shape).records[0]
+    assert record.keyword == "kaffeemaschine"
+    if "volume" in expected:
+        assert record.volume == 12000
 
 
 def test_unmapped_column_that_looks_like_volume_is_warned_about():

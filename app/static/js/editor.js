@@ -36,6 +36,8 @@ document.addEventListener("DOMContentLoaded", function () {
     cleanHTML: { fillEmptyParagraph: false, removeEmptyElements: false, replaceNBSP: false },
     link: { noFollowCheckbox: false, openInNewTabCheckbox: false },
     showCharsCounter: false,
+    // The page heading already gives the word count (with thousands separators); no second, unformatted one.
+    showWordsCounter: false,
     showXPathInStatusbar: false,
     hidePoweredByJodit: true,
   });

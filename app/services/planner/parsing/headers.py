@@ -42,8 +42,12 @@ _LOCALISED = {
                 "palabra clave", "palabras clave", "consulta", "consultas", "termino de busqueda",
                 "parola chiave", "parole chiave", "query di ricerca", "termine di ricerca",
                 "zoekwoord", "zoekwoorden", "zoekterm", "zoektermen", "zoekopdracht",
-                "palavra chave", "palavras chave", "termo de pesquisa", "termo de busca"),
+                "palavra chave", "palavras chave", "termo de pesquisa", "termo de busca",
+                # Search Console's "Top queries" column in the same languages
+                "haufigste suchanfragen", "requetes les plus frequentes", "principales requetes", "consultas principales",
+                "query piu frequenti", "query principali", "populairste zoekopdrachten", "principais consultas"),
     "volume": ("suchvolumen", "monatliches suchvolumen", "durchschnittliche suchanfragen pro monat",
+               "durchschn suchanfragen pro monat", "durchschnittl suchanfragen pro monat", "suchanfragen pro monat",
                "volume de recherche", "volume de recherches", "volume mensuel", "recherches mensuelles moyennes",
                "nombre moyen de recherches mensuelles",
                "volumen de busqueda", "volumen de busquedas", "volumen", "busquedas mensuales",
