@@ -17,7 +17,8 @@ from app.extensions import db
 from app.models import Job, KeywordImport
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.planner import parsing
-from app.services.planner.keywords import AddResult, get_sector, insert_records
+from app.services.planner.keyword_copy import ConcurrentInsert
+from app.services.planner.keywords import AddResult, get_sector, inserting
 from app.timeutil import utcnow
 
 # Files above this size (or row count) import as a background job with a progress bar.
@@ -140,27 +141,40 @@ def start(*, import_id: int, mapping: dict, user_id: int | None) -> KeywordImpor
 
 
 def run(import_id: int, progress: Progress | None = None) -> AddResult:
-    """Parse the whole file and insert it in one transaction, then write the report."""
+    """Parse the whole file and insert it in one transaction, then write the report.
+
+    The rows are handed to the database while the file is still being parsed (PostgreSQL adds them and
+    their index entries on its own core meanwhile); a bad file rolls all of it back.
+    """
     imp = get_import(import_id, with_data=True)
     sector = get_sector(imp.sector_id)
     if progress:
         progress("PREP", 10, "Reading the file…", force=True)
-    try:
-        data = imp.data.decode("utf-8") if imp.shape.get("source") == "text" else imp.data
-        result = parsing.parse(data, imp.shape, imp.mapping)
-    except parsing.ImportFileError as exc:
-        _fail(imp.id, exc.message)
-        raise ValidationError(exc.message) from None
-    total = len(result.records)
-    if progress:
-        progress("SAVE", 30, f"Adding {total:,} keywords…", force=True)
+    expected = max(int(imp.shape.get("row_count") or 0), 1)
 
     def step(fraction: float) -> None:
         if progress:
-            progress("SAVE", 30 + int(65 * fraction), f"Added {int(fraction * total):,} of {total:,}…")
+            progress("SAVE", 10 + int(85 * fraction), f"Added about {int(fraction * expected):,} of {expected:,}…")
 
+    data = imp.data.decode("utf-8") if imp.shape.get("source") == "text" else imp.data
     try:
-        added = insert_records(sector, result.records, source="import", progress=step, total=total)
+        for attempt in (1, 2):
+            try:
+                with inserting(sector, source="import", progress=step, total=expected,
+                               direct=None if attempt == 1 else False) as batch:
+                    result = parsing.parse(data, imp.shape, imp.mapping, on_record=batch.write)
+                break
+            except ConcurrentInsert:
+                continue  # someone added keywords to the empty sector meanwhile: again, skipping those
+    except parsing.ImportFileError as exc:
+        _fail(imp.id, exc.message)
+        raise ValidationError(exc.message) from None
+    except Exception:
+        _fail(import_id, "The import stopped before it finished, so no keyword from this file was added. "
+                         "Try again.")
+        raise
+    total, added = len(result.records), batch.added
+    try:
         imp.imported = added
         imp.existing = total - added
         imp.duplicates = result.duplicates
@@ -172,7 +186,6 @@ def run(import_id: int, progress: Progress | None = None) -> AddResult:
         imp.data = None  # the report is what is kept
         db.session.commit()
     except Exception:
-        db.session.rollback()
         _fail(import_id, "The import stopped before it finished, so no keyword from this file was added. "
                          "Try again.")
         raise
