@@ -58,6 +58,13 @@ class Cluster(SiteOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
+    # Its figures, kept exact by database triggers on keywords and ideas (migration 0008_planner_speed):
+    # read-only here, so the clusters page needs no aggregate over the sector's keywords.
+    keyword_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    volume_sum: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    difficulty_sum: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    difficulty_n: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    ideas_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
     __table_args__ = (
         CheckConstraint(f"intent IS NULL OR {_in('intent', INTENTS)}", name="intent"),
@@ -122,7 +129,7 @@ class Idea(SiteOwned, db.Model):
     __tablename__ = "ideas"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"), index=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"))
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -145,6 +152,7 @@ class Idea(SiteOwned, db.Model):
         CheckConstraint(_in("structure", STRUCTURES), name="structure"),
         CheckConstraint(_in("status", IDEA_STATUSES), name="status"),
         CheckConstraint("target_words > 0", name="target_words_positive"),
+        Index("ix_ideas_sector_newest", "sector_id", text("id DESC")),  # the ideas list, newest first
     )
 
 
