@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Job, KeywordImport
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.planner import parsing
+from app.services.planner import keyword_copy
 from app.services.planner.keyword_copy import ConcurrentInsert
 from app.services.planner.keywords import AddResult, get_sector, inserting
 from app.timeutil import utcnow
@@ -136,7 +137,7 @@ def start(*, import_id: int, mapping: dict, user_id: int | None) -> KeywordImpor
         return imp
     imp.status = "running"
     db.session.commit()
-    run(imp.id)
+    tidy_search_index(run(imp.id))
     return get_import(imp.id)
 
 
@@ -161,7 +162,7 @@ def run(import_id: int, progress: Progress | None = None) -> AddResult:
         for attempt in (1, 2):
             try:
                 with inserting(sector, source="import", progress=step, total=expected,
-                               direct=None if attempt == 1 else False) as batch:
+                               direct=None if attempt == 1 else False, merge=False) as batch:
                     result = parsing.parse(data, imp.shape, imp.mapping, on_record=batch.write)
                 break
             except ConcurrentInsert:
@@ -193,6 +194,17 @@ def run(import_id: int, progress: Progress | None = None) -> AddResult:
                      rejected=list(result.rejected))
 
 
+def tidy_search_index(result: AddResult) -> None:
+    """After the report is saved: merge a big import's new entries into the keyword search index.
+
+    Until then searches still find them (in the index's pending list), a little more slowly; if this
+    never runs, autovacuum merges them.
+    """
+    if result.added > keyword_copy.MERGE_SEARCH_INDEX_ABOVE:
+        keyword_copy.merge_search_index()
+        db.session.commit()
+
+
 def _fail(import_id: int, message: str) -> None:
     db.session.rollback()
     imp = get_import(import_id)
@@ -222,6 +234,7 @@ class KeywordImportJob(JobKind):
 
     def run(self, job: Job, progress: Progress) -> dict:
         result = run(job.payload["import_id"], progress)
+        tidy_search_index(result)
         return {"summary": result.message(), "import_id": job.payload["import_id"], "added": result.added}
 
     def on_failure(self, job: Job) -> None:

@@ -52,14 +52,15 @@ def sector_is_empty(sector_id: int) -> bool:
 
 @contextmanager
 def keyword_batch(sector: Sector, account_id: int, *, source: str, direct: bool, progress=None,
-                  total: int = 0) -> Iterator[KeywordBatch]:
+                  total: int = 0, merge: bool = True) -> Iterator[KeywordBatch]:
     """A batch of records written with COPY; the records must be unique among themselves.
 
     ``direct``: COPY straight into keywords, for a sector that was empty (no staging table, no conflict
     check). If a concurrent insert got there first this raises ConcurrentInsert and leaves nothing
     behind; write the records again with ``direct=False``. Otherwise the rows go into a temporary
     table and then one INSERT … ON CONFLICT DO NOTHING (keywords already in the sector are skipped).
-    Runs on the session's own connection, so it is part of the caller's transaction.
+    Runs on the session's own connection, so it is part of the caller's transaction. ``merge=False``
+    leaves the search index's pending entries for the caller to merge (see merge_search_index).
     """
     cursor = db.session.connection().connection.driver_connection.cursor()
     try:
@@ -93,7 +94,7 @@ def keyword_batch(sector: Sector, account_id: int, *, source: str, direct: bool,
         cursor.close()
     if progress:
         progress(1.0)
-    if batch.added > MERGE_SEARCH_INDEX_ABOVE:
+    if merge and batch.added > MERGE_SEARCH_INDEX_ABOVE:
         merge_search_index()
 
 

@@ -169,7 +169,7 @@ def insert_records(sector: Sector, records: Iterable, *, source: str, progress=N
 
 @contextmanager
 def inserting(sector: Sector, *, source: str, progress=None, total: int = 0,
-              direct: bool | None = None) -> Iterator:
+              direct: bool | None = None, merge: bool = True) -> Iterator:
     """Yields a batch: ``batch.write(record)`` for records unique among themselves; ``batch.added`` is
     set on the way out.
 
@@ -182,7 +182,8 @@ def inserting(sector: Sector, *, source: str, progress=None, total: int = 0,
         raise NotFound("That sector does not exist or you do not have access to it.")
     if direct is None:
         direct = sector_is_empty(sector.id)
-    with keyword_batch(sector, account_id, source=source, direct=direct, progress=progress, total=total) as batch:
+    with keyword_batch(sector, account_id, source=source, direct=direct, progress=progress, total=total,
+                       merge=merge) as batch:
         yield batch
 
 
