@@ -153,6 +153,8 @@ class Idea(SiteOwned, db.Model):
         CheckConstraint(_in("status", IDEA_STATUSES), name="status"),
         CheckConstraint("target_words > 0", name="target_words_positive"),
         Index("ix_ideas_sector_newest", "sector_id", text("id DESC")),  # the ideas list, newest first
+        Index("ix_ideas_search", "title", "primary_keyword", postgresql_using="gin",  # "contains" search
+              postgresql_ops={"title": "gin_trgm_ops", "primary_keyword": "gin_trgm_ops"}),
     )
 
 

@@ -19,7 +19,8 @@ Clusters and ideas pages
   deletes), so the clusters page sorts 2,000 clusters without aggregating 100,000 keywords per load.
   The triggers' WHEN clauses skip every row that cannot change a figure: an import (unclustered rows)
   or a change of status or intent does not run them at all.
-- Ideas are listed newest first per sector: (sector_id, id) replaces the sector index.
+- Ideas are listed newest first per sector: (sector_id, id) replaces the sector index; the ideas search
+  ("contains", in the title or the primary keyword) gets a trigram index.
 
 Revision ID: 0008_planner_speed
 Revises: 0007_images_content_images
@@ -111,12 +112,15 @@ def upgrade():
     op.execute(_FUNCTIONS)
     op.drop_index('ix_ideas_sector_id', table_name='ideas')
     op.create_index('ix_ideas_sector_newest', 'ideas', ['sector_id', sa.text('id DESC')])
+    op.create_index('ix_ideas_search', 'ideas', ['title', 'primary_keyword'], postgresql_using='gin',
+                    postgresql_ops={'title': 'gin_trgm_ops', 'primary_keyword': 'gin_trgm_ops'})
     # The stored upload: lz4 compresses a CSV several times faster than the default pglz.
     if _lz4_available():
         op.execute('ALTER TABLE keyword_imports ALTER COLUMN data SET COMPRESSION lz4')
 
 
 def downgrade():
+    op.drop_index('ix_ideas_search', table_name='ideas')
     op.drop_index('ix_ideas_sector_newest', table_name='ideas')
     op.create_index('ix_ideas_sector_id', 'ideas', ['sector_id'])
     op.execute('DROP TRIGGER ideas_cluster_count ON ideas')

@@ -284,14 +284,17 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
-    query = (select(Keyword, Cluster.name).outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
-             .where(*_conditions(sector_id, flt))
-             .order_by(*_order_by(flt))
+    query = (select(Keyword).where(*_conditions(sector_id, flt)).order_by(*_order_by(flt))
              .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
-    rows = []
-    for keyword, cluster_name in db.session.execute(query):
-        keyword.cluster_name = cluster_name
-        rows.append(keyword)
+    if flt.sort == "cluster":
+        query = query.outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
+    rows = list(db.session.scalars(query))
+    # Cluster names for this page only: joining them before the sort would join every matching row.
+    cluster_ids = {k.cluster_id for k in rows if k.cluster_id is not None}
+    names = dict(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.id.in_(cluster_ids)))) \
+        if cluster_ids else {}
+    for keyword in rows:
+        keyword.cluster_name = names.get(keyword.cluster_id)
     return rows, total
 
 
