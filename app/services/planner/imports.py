@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import load_only, undefer
 
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
@@ -70,7 +70,9 @@ def get_import(import_id: int, *, with_data: bool = False) -> KeywordImport:
 
 
 def recent_imports(sector_id: int, limit: int = 5) -> list[KeywordImport]:
+    """The last imports' names and states (not their stored shape or up to 50,000 rejected rows)."""
     return list(db.session.scalars(select(KeywordImport).where(KeywordImport.sector_id == sector_id)
+                                   .options(load_only(KeywordImport.filename, KeywordImport.status))
                                    .order_by(KeywordImport.id.desc()).limit(limit)))
 
 
