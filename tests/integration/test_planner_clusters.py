@@ -163,6 +163,8 @@ def test_figures_stay_exact_through_moves_edits_deletes_and_merges(app, world):
         assert stored[ids["espresso"]] == (1, 0, None, 2)  # crema only; the ratio left for another sector
     page = web.get(f"{LIST}?sort=volume").get_data(as_text=True)
     assert _cell(_row_html(page, ids["grinders"]), "volume") == "3,700"
+    keyword_page = web.get("/planner/keywords?sort=keyword&direction=asc").get_data(as_text=True)
+    assert keyword_page.count("Coffee grinders") >= 3 and "Espresso basics" in keyword_page  # cluster column
 
 
 @pytest.mark.parametrize("query,expected", [

@@ -291,8 +291,8 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     rows = list(db.session.scalars(query))
     # Cluster names for this page only: joining them before the sort would join every matching row.
     cluster_ids = {k.cluster_id for k in rows if k.cluster_id is not None}
-    names = dict(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.id.in_(cluster_ids)))) \
-        if cluster_ids else {}
+    names = dict(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.id.in_(cluster_ids)))
+                 .tuples().all()) if cluster_ids else {}
     for keyword in rows:
         keyword.cluster_name = names.get(keyword.cluster_id)
     return rows, total
