@@ -1,12 +1,15 @@
-"""Keyword list page with 100,000 keywords in the sector under load, as a client sees it.
+"""The planner's list pages under load, as a client sees them: keywords, clusters and ideas.
 
-Serves the app with the production server configuration (gunicorn.conf.py: pre-forked workers, two per
-core) on loopback, signs in, and sends the filtered and sorted page loads below from 1, 4 and 16 client
-threads at once; prints requests per second and client-side p50/p95 for each. The client threads run
-on the same machine and take CPU from the server, so the figures are conservative.
-Targets: p95 <= 50 ms at 1 client; >= 200 requests/s at 16 clients with p95 <= 150 ms.
+One sector holds 100,000 keywords, 2,000 clusters (every keyword in one) and 10,000 ideas (five per
+cluster). Serves the app with the production server configuration (gunicorn.conf.py: pre-forked workers,
+two per core) on loopback, signs in, and for each page sends the filtered and sorted loads below from 1, 4
+and 16 client threads at once; prints requests per second and client-side p50/p95 per page and
+concurrency. The client threads run on the same machine and take CPU from the server, so the figures are
+conservative.
+Targets (each page): p95 <= 50 ms at 1 client; >= 200 requests/s at 16 clients with p95 <= 150 ms.
 
 Run: .venv/bin/python benchmarks/keyword_page_bench.py [keywords] [requests per client] [levels, e.g. 1,4,16]
+     [pages, e.g. keywords,clusters,ideas]
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import urllib.request
 
 from _setup import BENCH_DATABASE_URL, ROOT, fresh_app, keyword_rows, make_sector, semrush_csv
 
-QUERIES = [
+CLUSTERS, IDEAS_PER_CLUSTER = 2_000, 5
+KEYWORD_QUERIES = [
     "sort=volume&direction=desc",
     "sort=difficulty&direction=asc&volume_min=1000",
     "q=espresso&sort=volume&direction=desc",
@@ -34,6 +38,52 @@ QUERIES = [
     "volume_min=500&volume_max=5000&sort=created&direction=desc&per_page=100",
     "q=grinder+burr&status=all&sort=keyword&direction=desc",
 ]
+CLUSTER_QUERIES = [
+    "",  # volume, largest first
+    "sort=keywords&dir=desc&page=3",
+    "sort=name&dir=asc&page=20",
+    "intent=commercial&sort=difficulty&dir=asc",
+    "q=espresso&sort=volume&dir=desc",
+    "sort=ideas&dir=desc&page=40",
+    "sort=created&dir=desc",
+]
+IDEA_QUERIES = [
+    "",
+    "status=new",
+    "type=post&page=20",
+    "structure=guide&status=new&page=3",
+    "q=espresso",
+    "page=150",
+    "cluster={cluster}",
+]
+PAGES = {"keywords": ("/planner/keywords", KEYWORD_QUERIES), "clusters": ("/planner/clusters", CLUSTER_QUERIES),
+         "ideas": ("/planner/ideas", IDEA_QUERIES)}
+
+
+def add_clusters_and_ideas(app, ids: dict) -> None:
+    """2,000 clusters over the sector's keywords (50 each) and five ideas per cluster, written with SQL."""
+    from app.extensions import db
+
+    intents = "ARRAY['informational', 'commercial', 'transactional', 'navigational']"
+    with app.app_context():
+        params = {"a": ids["account"], "s": ids["site"], "sec": ids["sector"], "n": CLUSTERS}
+        db.session.execute(db.text(
+            f"INSERT INTO clusters (account_id, site_id, sector_id, name, intent, source) "
+            f"SELECT :a, :s, :sec, 'cluster ' || g || ' ' || (SELECT keyword FROM keywords WHERE sector_id = :sec "
+            f"ORDER BY id OFFSET g LIMIT 1), ({intents})[1 + g % 4], 'semantic' FROM generate_series(1, :n) g"),
+            params)
+        db.session.execute(db.text(
+            "WITH c AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM clusters WHERE sector_id = :sec), "
+            "k AS (SELECT id, (row_number() OVER (ORDER BY id) - 1) % :n AS n FROM keywords WHERE sector_id = :sec) "
+            "UPDATE keywords SET cluster_id = c.id FROM k JOIN c USING (n) WHERE keywords.id = k.id"), params)
+        db.session.execute(db.text(
+            "INSERT INTO ideas (account_id, site_id, sector_id, cluster_id, title, summary, outline, content_type, "
+            "structure, primary_keyword, secondary_keywords, status) "
+            "SELECT :a, :s, :sec, c.id, 'How to choose ' || c.name || ' #' || i, 'A guide.', '[]', "
+            "(ARRAY['post', 'page', 'product'])[1 + i % 3], (ARRAY['guide', 'how-to', 'listicle'])[1 + i % 3], "
+            "c.name, '[]', (ARRAY['new', 'new', 'queued', 'archived', 'new'])[i] "
+            "FROM clusters c, generate_series(1, :per) i WHERE c.sector_id = :sec"), {**params, "per": IDEAS_PER_CLUSTER})
+        db.session.commit()
 
 
 def serve() -> tuple[subprocess.Popen, str]:
@@ -71,6 +121,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     per_client = int(sys.argv[2]) if len(sys.argv) > 2 else 40
     levels = [int(c) for c in sys.argv[3].split(",")] if len(sys.argv) > 3 else [1, 4, 16]
+    pages = sys.argv[4].split(",") if len(sys.argv) > 4 else list(PAGES)
     app = fresh_app()
     app.config["RATELIMIT_ENABLED"] = False
     ids = make_sector(app)
@@ -83,19 +134,28 @@ def main() -> None:
                              user_id=ids["user"])
         imports.run(imp.id)
         db.session.commit()
+    if "clusters" in pages or "ideas" in pages:
+        add_clusters_and_ideas(app, ids)
     with app.app_context(), db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(db.text("VACUUM ANALYZE keywords"))
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("keywords", "clusters", "ideas"):
+            conn.execute(db.text(f"VACUUM ANALYZE {table}"))
+        cluster = conn.execute(db.text("SELECT min(id) FROM clusters")).scalar()
     server, base = serve()
     try:
         opener = signed_in_opener(base, ids["email"], ids["password"])
-        for query in QUERIES * 3:  # warm up every worker's caches a little
-            opener.open(f"{base}/planner/keywords?{query}").read()
-        print(f"keywords in sector: {count:,}; server: gunicorn.conf.py ({workers()} workers); client-side times")
-        print(f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
-        for clients in levels:
-            done, wall, times = load(base, opener, clients, per_client * clients)
-            print(f"{clients:>7} {done:>8} {done / wall:>7.1f} {percentile(times, 50):>7.1f} "
-                  f"{percentile(times, 95):>7.1f}", flush=True)
+        print(f"keywords in sector: {count:,}; clusters: {CLUSTERS:,}; ideas: {CLUSTERS * IDEAS_PER_CLUSTER:,}; "
+              f"server: gunicorn.conf.py ({workers()} workers); client-side times")
+        print(f"{'page':>9} {'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
+        for name in pages:
+            path, queries = PAGES[name]
+            urls = [f"{base}{path}?{q.format(cluster=cluster)}" for q in queries]
+            for url in urls * 3:  # warm up every worker's caches a little
+                opener.open(url).read()
+            for clients in levels:
+                done, wall, times = load(urls, opener, clients, per_client * clients)
+                print(f"{name:>9} {clients:>7} {done:>8} {done / wall:>7.1f} {percentile(times, 50):>7.1f} "
+                      f"{percentile(times, 95):>7.1f}", flush=True)
         print("Targets: p95 <= 50 ms at 1 client; >= 200 req/s at 16 clients with p95 <= 150 ms.")
     finally:
         server.terminate()
@@ -112,14 +172,14 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1]
 
 
-def load(base: str, opener, clients: int, requests: int) -> tuple[int, float, list[float]]:
-    """Send `requests` page loads from `clients` threads at once; (done, seconds, client times in ms)."""
+def load(urls: list[str], opener, clients: int, requests: int) -> tuple[int, float, list[float]]:
+    """Send `requests` loads of the urls in turn from `clients` threads at once; (done, seconds, times in ms)."""
     times: list[float] = []
     lock = threading.Lock()
 
     def worker(number: int) -> None:
         for i in range(number, requests, clients):
-            url = f"{base}/planner/keywords?{QUERIES[i % len(QUERIES)]}"
+            url = urls[i % len(urls)]
             started = time.perf_counter()
             response = opener.open(url)
             response.read()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -57,6 +58,13 @@ class Cluster(SiteOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
+    # Its figures, kept exact by database triggers on keywords and ideas (migration 0008_planner_speed):
+    # read-only here, so the clusters page needs no aggregate over the sector's keywords.
+    keyword_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    volume_sum: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    difficulty_sum: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    difficulty_n: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    ideas_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
     __table_args__ = (
         CheckConstraint(f"intent IS NULL OR {_in('intent', INTENTS)}", name="intent"),
@@ -70,9 +78,10 @@ class Keyword(SiteOwned, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Without their own indexes (each costs every insert): keyword reads always go by sector or cluster.
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"))
+    # One composite foreign key to the sector (below) instead of three: one lookup per inserted row.
+    account_id: Mapped[int] = mapped_column(Integer)
+    site_id: Mapped[int] = mapped_column(Integer)
+    sector_id: Mapped[int] = mapped_column(Integer)
     keyword: Mapped[str] = mapped_column(String(200))
     normalized: Mapped[str] = mapped_column(String(200))
     volume: Mapped[int | None] = mapped_column(Integer)
@@ -92,6 +101,8 @@ class Keyword(SiteOwned, db.Model):
 
     __table_args__ = (
         UniqueConstraint("sector_id", "normalized", name="uq_keywords_sector_normalized"),
+        ForeignKeyConstraint(["sector_id", "site_id", "account_id"], ["sectors.id", "sectors.site_id",
+                             "sectors.account_id"], ondelete="CASCADE", name="fk_keywords_sector_site_account"),
         CheckConstraint(f"intent IS NULL OR {_in('intent', INTENTS)}", name="intent"),
         CheckConstraint(_in("status", KEYWORD_STATUSES), name="status"),
         CheckConstraint("difficulty IS NULL OR (difficulty >= 0 AND difficulty <= 100)", name="difficulty_range"),
@@ -101,11 +112,14 @@ class Keyword(SiteOwned, db.Model):
         # Each index costs every insert, so the rarer sorts (difficulty, CPC) use a bounded top-N sort.
         Index("ix_keywords_sector_filters", "sector_id", "status", "cluster_id",
               postgresql_include=["intent", "volume", "difficulty"]),
-        Index("ix_keywords_cluster", "cluster_id"),
+        # Only clustered keywords (an import adds nothing here); a cluster's figures are index-only.
+        Index("ix_keywords_cluster", "cluster_id", postgresql_include=["volume", "difficulty"],
+              postgresql_where=text("cluster_id IS NOT NULL")),
         Index("ix_keywords_sector_volume", "sector_id", text("volume DESC NULLS LAST"), text("id DESC")),
         # Text search ("contains") on PostgreSQL: trigram index.
+        # A big pending list: an import's entries are merged in one pass (see keyword_copy.merge_search_index).
         Index("ix_keywords_normalized_trgm", "normalized", postgresql_using="gin",
-              postgresql_ops={"normalized": "gin_trgm_ops"}),
+              postgresql_ops={"normalized": "gin_trgm_ops"}, postgresql_with={"gin_pending_list_limit": 65536}),
     )
 
 
@@ -115,7 +129,7 @@ class Idea(SiteOwned, db.Model):
     __tablename__ = "ideas"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"), index=True)
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id", ondelete="CASCADE"))
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -138,6 +152,9 @@ class Idea(SiteOwned, db.Model):
         CheckConstraint(_in("structure", STRUCTURES), name="structure"),
         CheckConstraint(_in("status", IDEA_STATUSES), name="status"),
         CheckConstraint("target_words > 0", name="target_words_positive"),
+        Index("ix_ideas_sector_newest", "sector_id", text("id DESC")),  # the ideas list, newest first
+        Index("ix_ideas_search", "title", "primary_keyword", postgresql_using="gin",  # "contains" search
+              postgresql_ops={"title": "gin_trgm_ops", "primary_keyword": "gin_trgm_ops"}),
     )
 
 

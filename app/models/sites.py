@@ -83,4 +83,8 @@ class Sector(SiteOwned, db.Model):
     site: Mapped[Site] = relationship(back_populates="sectors")
     industry_sector: Mapped[IndustrySector | None] = relationship()
 
-    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "name"),
+        # The target of keywords' one composite foreign key (their sector, site and account agree).
+        UniqueConstraint("id", "site_id", "account_id", name="uq_sectors_id_site_account"),
+    )

@@ -134,6 +134,39 @@ def test_service_figures_match_the_page(app, world):
             (ids["beans"], 1, 800, 70.0, 0), (ids["empty"], 0, 0, None, 0)]
 
 
+def test_figures_stay_exact_through_moves_edits_deletes_and_merges(app, world):
+    """The list reads each cluster's stored figures (kept by database triggers); after every kind of
+    change they equal a fresh count over the keywords and ideas."""
+    from app.services.planner import ideas as idea_service, keywords as keyword_service
+
+    accounts, ids, web = world
+    kw, sector, other_sector = ids["keywords"], *accounts["a"]["sectors"]
+    assert _post(web, f"{LIST}/{ids['espresso']}/keywords/move",
+                 {"keyword_ids": [kw["espresso shot"]], "to_cluster_id": ids["grinders"]}).status_code == 302
+    with _in_a(app, accounts) as session:
+        keyword_service.update_field(kw["burr grinder"], "volume", "2500")
+        keyword_service.update_field(kw["blade grinder"], "difficulty", "")
+        keyword_service.update_field(kw["cold brew"], "volume", "999")  # unclustered: no cluster changes
+        keyword_service.delete_keywords([kw["buy coffee beans"]])
+        keyword_service.move_to_sector([kw["espresso ratio"]], from_sector_id=sector, to_sector_id=other_sector)
+        idea_service.delete_ideas(ids=[session.scalars(select(Idea.id).where(Idea.title == "Best burr grinders")).one()])
+        session.commit()
+    assert _post(web, f"{LIST}/merge", {"cluster_ids": [ids["espresso"], ids["beans"]],
+                                       "target_id": ids["espresso"]}).status_code == 302
+    with _in_a(app, accounts):
+        rows, _total = cluster_service.list_clusters(sector_id=sector, sort="name")
+        stored = {r.cluster.id: (r.keyword_count, r.total_volume, r.avg_difficulty, r.ideas_count) for r in rows}
+        counted = cluster_service._figures_for(sector, list(stored))
+        assert stored == {i: (f[0], f[1], float(f[2]) if f[2] is not None else None, f[3])
+                          for i, f in counted.items()}
+        assert stored[ids["grinders"]] == (3, 3700, 45.0, 0)  # burr 2500 + blade 200 + shot 1000; 60 and 30
+        assert stored[ids["espresso"]] == (1, 0, None, 2)  # crema only; the ratio left for another sector
+    page = web.get(f"{LIST}?sort=volume").get_data(as_text=True)
+    assert _cell(_row_html(page, ids["grinders"]), "volume") == "3,700"
+    keyword_page = web.get("/planner/keywords?sort=keyword&direction=asc").get_data(as_text=True)
+    assert keyword_page.count("Coffee grinders") >= 3 and "Espresso basics" in keyword_page  # cluster column
+
+
 @pytest.mark.parametrize("query,expected", [
     ("sort=volume&dir=desc", ["grinders", "espresso", "beans", "empty"]),
     ("sort=volume&dir=asc", ["empty", "beans", "espresso", "grinders"]),

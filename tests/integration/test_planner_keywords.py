@@ -210,6 +210,38 @@ def test_keyword_planner_utf16_export_imports_in_the_background_with_progress(ap
     assert any(k.volume_text and "–" in k.volume_text for k in stored.values())
 
 
+def test_big_imports_stream_in_all_or_nothing_and_count_keywords_already_there(app, acct, monkeypatch):
+    """Rows go to the database while the file is parsed: a file that breaks late leaves nothing behind,
+    and a file imported into a sector that has some of its keywords reports them as already there."""
+    from app.services.planner import imports
+
+    monkeypatch.setattr(imports, "BACKGROUND_BYTES", 10**9)  # import these right away, not in a job
+    monkeypatch.setattr(imports, "BACKGROUND_ROWS", 10**9)
+    sector = acct["a"]["sectors"][0]
+    web = signed_in(app, acct["a"]["email"])
+    rows = [f"grinder model {i},{i + 10}\n" for i in range(30_000)]
+    broken = ("Keyword,Volume\n" + "".join(rows) + "x" * 200_000 + ",5\n").encode()  # a runaway cell at the end
+    imp = import_id_from(upload(web, "/planner/keywords/import", broken, "broken.csv"))
+    web.post(f"/planner/keywords/imports/{imp}/start", {"map_keyword": "0", "map_volume": "1"},
+             token_from=f"/planner/keywords/imports/{imp}")
+    page = web.get(f"/planner/keywords/imports/{imp}").get_data(as_text=True)
+    assert "The import failed" in page and "could not be read" in page
+    assert keywords_of(app, sector) == {}
+
+    seed_keywords(app, acct["a"]["account"], sector, 3)  # "keyword 00000" … "keyword 00002"
+    good = ("Keyword,Volume\n" + "".join(rows) + "keyword 00001,7\nkeyword 00002,8\n").encode()
+    imp = import_id_from(upload(web, "/planner/keywords/import", good, "good.csv"))
+    web.post(f"/planner/keywords/imports/{imp}/start", {"map_keyword": "0", "map_volume": "1"},
+             token_from=f"/planner/keywords/imports/{imp}")
+    report = web.get(f"/planner/keywords/imports/{imp}").get_data(as_text=True)
+    assert 'data-testid="report-imported">30,000<' in report or 'data-testid="report-imported">30000<' in report
+    stored = keywords_of(app, sector)
+    assert len(stored) == 30_003 and stored["grinder model 29999"].volume == 30_009
+    assert stored["keyword 00001"].volume == 10  # the keyword already there keeps its figures
+    found = web.get("/planner/keywords?q=model+2999&sort=keyword&direction=asc").get_data(as_text=True)
+    assert "11 keywords match" in found and "grinder model 29999" in found
+
+
 def test_table_filters_sorts_and_pages_on_the_server(app, acct):
     sector = acct["a"]["sectors"][0]
     seed_keywords(app, acct["a"]["account"], sector, 120)

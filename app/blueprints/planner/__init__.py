@@ -2,7 +2,10 @@
 
 from app.blueprints.modules import module_blueprint, set_module_home
 
+from app.blueprints.planner.options import cluster_options
+
 bp = module_blueprint("planner")
+bp.add_app_template_global(cluster_options, "cluster_options")
 set_module_home("planner", "planner.keywords")
 
 from app.blueprints.planner import (  # noqa: E402,F401

@@ -115,7 +115,7 @@ def _cluster_filters(*, sector_id: int, q: str, intent: str | None) -> list:
 def list_clusters(*, sector_id: int, q: str = "", intent: str | None = None, sort: str = "volume",
                   direction: str = "desc", page: int = 1,
                   per_page: int = 50) -> tuple[list[ClusterRow], int]:
-    """One page of a sector's clusters with figures computed by SQL, and how many match in all."""
+    """One page of a sector's clusters with their figures, and how many match in all."""
     if sort not in CLUSTER_SORTS:
         sort = "volume"
     descending = direction != "asc"
@@ -123,27 +123,21 @@ def list_clusters(*, sector_id: int, q: str = "", intent: str | None = None, sor
     per_page = max(1, min(per_page, 500))
     conditions = _cluster_filters(sector_id=sector_id, q=q, intent=intent)
     total = db.session.scalar(select(func.count(Cluster.id)).where(*conditions)) or 0
-
-    if sort in ("name", "created"):
-        # The order needs no figures: pick the page of clusters first, then aggregate only for them.
-        key = func.lower(Cluster.name) if sort == "name" else Cluster.created_at
-        order = [key.desc() if descending else key.asc(), Cluster.id.desc() if descending else Cluster.id.asc()]
-        clusters = list(db.session.scalars(
-            select(Cluster).where(*conditions).order_by(*order).offset((page - 1) * per_page).limit(per_page)))
-        if not clusters:
-            return [], total
-        figures = _figures_for(sector_id, [c.id for c in clusters])
-        return [_row(c, *figures[c.id]) for c in clusters], total
-
-    kw, ic = _keyword_figures(sector_id), _idea_figures(sector_id)
-    columns = _figure_columns(kw, ic)
-    key = {"keywords": columns[0], "volume": columns[1], "difficulty": kw.c.avg_difficulty,
-           "ideas": columns[3]}[sort]
+    # The figures are the cluster's own columns, kept exact by triggers: no aggregate per page load.
+    average = Cluster.difficulty_sum * 1.0 / func.nullif(Cluster.difficulty_n, 0)
+    key = {"name": func.lower(Cluster.name), "created": Cluster.created_at, "keywords": Cluster.keyword_count,
+           "volume": Cluster.volume_sum, "difficulty": average, "ideas": Cluster.ideas_count}[sort]
     order = [(key.desc() if descending else key.asc()).nulls_last(),
              Cluster.id.desc() if descending else Cluster.id.asc()]
-    query = _with_figures(select(Cluster, *columns), kw, ic).where(*conditions)
-    rows = db.session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
-    return [_row(*row) for row in rows], total
+    clusters = db.session.scalars(
+        select(Cluster).where(*conditions).order_by(*order).offset((page - 1) * per_page).limit(per_page)
+        .execution_options(populate_existing=True))  # figures a trigger changed in this transaction
+    return [_own_row(c) for c in clusters], total
+
+
+def _own_row(cluster: Cluster) -> ClusterRow:
+    average = cluster.difficulty_sum / cluster.difficulty_n if cluster.difficulty_n else None
+    return _row(cluster, cluster.keyword_count, cluster.volume_sum, average, cluster.ideas_count)
 
 
 def get_cluster(cluster_id: int) -> Cluster:

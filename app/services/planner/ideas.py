@@ -358,9 +358,10 @@ def list_ideas(*, sector: Sector, filters: IdeaFilters, page: int = 1) -> Page:
     return paginate(stmt.order_by(Idea.id.desc()), page)
 
 
-def sector_clusters(*, sector: Sector) -> list[Cluster]:
-    """The sector's clusters, for filter choices."""
-    return list(db.session.scalars(select(Cluster).where(Cluster.sector_id == sector.id).order_by(Cluster.name)))
+def sector_clusters(*, sector: Sector) -> list:
+    """The sector's clusters as (id, name) rows, for filter choices (a sector may have thousands)."""
+    return list(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.sector_id == sector.id)
+                                   .order_by(Cluster.name)))
 
 
 def get_idea(idea_id: int) -> Idea:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import csv
 import io
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import load_only, undefer
 
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.models import Job, KeywordImport
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.planner import parsing
-from app.services.planner.keywords import AddResult, get_sector, insert_records
+from app.services.planner import keyword_copy
+from app.services.planner.keyword_copy import ConcurrentInsert
+from app.services.planner.keywords import AddResult, get_sector, inserting
 from app.timeutil import utcnow
 
 # Files above this size (or row count) import as a background job with a progress bar.
@@ -68,7 +70,9 @@ def get_import(import_id: int, *, with_data: bool = False) -> KeywordImport:
 
 
 def recent_imports(sector_id: int, limit: int = 5) -> list[KeywordImport]:
+    """The last imports' names and states (not their stored shape or up to 50,000 rejected rows)."""
     return list(db.session.scalars(select(KeywordImport).where(KeywordImport.sector_id == sector_id)
+                                   .options(load_only(KeywordImport.filename, KeywordImport.status))
                                    .order_by(KeywordImport.id.desc()).limit(limit)))
 
 
@@ -135,32 +139,45 @@ def start(*, import_id: int, mapping: dict, user_id: int | None) -> KeywordImpor
         return imp
     imp.status = "running"
     db.session.commit()
-    run(imp.id)
+    tidy_search_index(run(imp.id))
     return get_import(imp.id)
 
 
 def run(import_id: int, progress: Progress | None = None) -> AddResult:
-    """Parse the whole file and insert it in one transaction, then write the report."""
+    """Parse the whole file and insert it in one transaction, then write the report.
+
+    The rows are handed to the database while the file is still being parsed (PostgreSQL adds them and
+    their index entries on its own core meanwhile); a bad file rolls all of it back.
+    """
     imp = get_import(import_id, with_data=True)
     sector = get_sector(imp.sector_id)
     if progress:
         progress("PREP", 10, "Reading the file…", force=True)
-    try:
-        data = imp.data.decode("utf-8") if imp.shape.get("source") == "text" else imp.data
-        result = parsing.parse(data, imp.shape, imp.mapping)
-    except parsing.ImportFileError as exc:
-        _fail(imp.id, exc.message)
-        raise ValidationError(exc.message) from None
-    total = len(result.records)
-    if progress:
-        progress("SAVE", 30, f"Adding {total:,} keywords…", force=True)
+    expected = max(int(imp.shape.get("row_count") or 0), 1)
 
     def step(fraction: float) -> None:
         if progress:
-            progress("SAVE", 30 + int(65 * fraction), f"Added {int(fraction * total):,} of {total:,}…")
+            progress("SAVE", 10 + int(85 * fraction), f"Added about {int(fraction * expected):,} of {expected:,}…")
 
+    data = imp.data.decode("utf-8") if imp.shape.get("source") == "text" else imp.data
     try:
-        added = insert_records(sector, result.records, source="import", progress=step, total=total)
+        for attempt in (1, 2):
+            try:
+                with inserting(sector, source="import", progress=step, total=expected,
+                               direct=None if attempt == 1 else False, merge=False) as batch:
+                    result = parsing.parse(data, imp.shape, imp.mapping, on_record=batch.write)
+                break
+            except ConcurrentInsert:
+                continue  # someone added keywords to the empty sector meanwhile: again, skipping those
+    except parsing.ImportFileError as exc:
+        _fail(imp.id, exc.message)
+        raise ValidationError(exc.message) from None
+    except Exception:
+        _fail(import_id, "The import stopped before it finished, so no keyword from this file was added. "
+                         "Try again.")
+        raise
+    total, added = len(result.records), batch.added
+    try:
         imp.imported = added
         imp.existing = total - added
         imp.duplicates = result.duplicates
@@ -172,12 +189,22 @@ def run(import_id: int, progress: Progress | None = None) -> AddResult:
         imp.data = None  # the report is what is kept
         db.session.commit()
     except Exception:
-        db.session.rollback()
         _fail(import_id, "The import stopped before it finished, so no keyword from this file was added. "
                          "Try again.")
         raise
     return AddResult(added=added, duplicates=result.duplicates, existing=total - added,
                      rejected=list(result.rejected))
+
+
+def tidy_search_index(result: AddResult) -> None:
+    """After the report is saved: merge a big import's new entries into the keyword search index.
+
+    Until then searches still find them (in the index's pending list), a little more slowly; if this
+    never runs, autovacuum merges them.
+    """
+    if result.added > keyword_copy.MERGE_SEARCH_INDEX_ABOVE:
+        keyword_copy.merge_search_index()
+        db.session.commit()
 
 
 def _fail(import_id: int, message: str) -> None:
@@ -209,6 +236,7 @@ class KeywordImportJob(JobKind):
 
     def run(self, job: Job, progress: Progress) -> dict:
         result = run(job.payload["import_id"], progress)
+        tidy_search_index(result)
         return {"summary": result.message(), "import_id": job.payload["import_id"], "added": result.added}
 
     def on_failure(self, job: Job) -> None:

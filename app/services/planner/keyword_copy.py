@@ -1,41 +1,111 @@
-"""Bulk insert of parsed keywords with PostgreSQL COPY, inside the caller's transaction."""
+"""Bulk insert of parsed keywords with PostgreSQL COPY, inside the caller's transaction.
+
+Records can be written while the file is still being parsed (``keyword_batch`` yields a writer): the
+database adds the rows and their index entries on its own core while Python reads the next ones.
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from psycopg import errors
+from sqlalchemy import exists, select, text
 
 from app.extensions import db
-from app.models import Sector
+from app.models import Keyword, Sector
 
 _COPY_COLUMNS = ("keyword", "normalized", "volume", "volume_text", "difficulty", "cpc", "cpc_currency", "intent")
+_STAGING = ("CREATE TEMP TABLE IF NOT EXISTS keyword_copy (position int, keyword varchar(200), "
+            "normalized varchar(200), volume int, volume_text varchar(40), difficulty smallint, "
+            "cpc numeric(10, 2), cpc_currency varchar(8), intent varchar(20)) ON COMMIT DROP")
+# Above this many new rows an import merges the search index's pending entries itself, in one pass.
+MERGE_SEARCH_INDEX_ABOVE = 10_000
+PROGRESS_EVERY = 20_000
 
 
-def copy_records(sector: Sector, account_id: int, records: list, *, source: str, progress=None) -> None:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
+class ConcurrentInsert(Exception):
+    """Someone added keywords to the sector while a COPY into it, as an empty sector, was running."""
 
-    Runs on the session's own connection, so it is part of the caller's transaction.
+
+class KeywordBatch:
+    """Takes records one by one (``write``); ``added`` is known once the batch is closed."""
+
+    def __init__(self, head: tuple, progress=None, total: int = 0) -> None:
+        self.count = 0
+        self.added = 0
+        self._head = head
+        self._copy = None
+        self._progress = progress
+        self._total = max(total, 1)
+
+    def write(self, record) -> None:
+        self._copy.write_row(self._head + _row(record))
+        self.count += 1
+        if self._progress and self.count % PROGRESS_EVERY == 0:
+            self._progress(min(self.count / self._total, 0.95))
+
+
+def sector_is_empty(sector_id: int) -> bool:
+    return not db.session.scalar(select(exists().where(Keyword.sector_id == sector_id)))
+
+
+@contextmanager
+def keyword_batch(sector: Sector, account_id: int, *, source: str, direct: bool, progress=None,
+                  total: int = 0, merge: bool = True) -> Iterator[KeywordBatch]:
+    """A batch of records written with COPY; the records must be unique among themselves.
+
+    ``direct``: COPY straight into keywords, for a sector that was empty (no staging table, no conflict
+    check). If a concurrent insert got there first this raises ConcurrentInsert and leaves nothing
+    behind; write the records again with ``direct=False``. Otherwise the rows go into a temporary
+    table and then one INSERT … ON CONFLICT DO NOTHING (keywords already in the sector are skipped).
+    Runs on the session's own connection, so it is part of the caller's transaction. ``merge=False``
+    leaves the search index's pending entries for the caller to merge (see merge_search_index).
     """
     cursor = db.session.connection().connection.driver_connection.cursor()
     try:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS keyword_copy (position int, keyword varchar(200), "
-                       "normalized varchar(200), volume int, volume_text varchar(40), difficulty smallint, "
-                       "cpc numeric(10, 2), cpc_currency varchar(8), intent varchar(20)) ON COMMIT DROP")
-        cursor.execute("TRUNCATE keyword_copy")
-        total = len(records) or 1
-        with cursor.copy("COPY keyword_copy (position, " + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
-            for position, record in enumerate(records):
-                copy.write_row((position, *_row(record)))
-                if progress and position % 20_000 == 0:
-                    progress(0.8 * position / total)
-        cursor.execute(
-            "INSERT INTO keywords (account_id, site_id, sector_id, status, source, " + ", ".join(_COPY_COLUMNS)
-            + ") SELECT %s, %s, %s, 'active', %s, " + ", ".join(_COPY_COLUMNS)
-            + " FROM keyword_copy ORDER BY position ON CONFLICT (sector_id, normalized) DO NOTHING",
-            (account_id, sector.site_id, sector.id, source))
-        if progress:
-            progress(1.0)
+        if direct:
+            batch = KeywordBatch((account_id, sector.site_id, sector.id, "active", source), progress, total)
+            savepoint = db.session.begin_nested()
+            try:
+                with cursor.copy("COPY keywords (account_id, site_id, sector_id, status, source, "
+                                 + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
+                    batch._copy = copy
+                    yield batch
+            except errors.UniqueViolation:
+                savepoint.rollback()
+                raise ConcurrentInsert from None
+            savepoint.commit()
+            batch.added = batch.count
+        else:
+            batch = _PositionedBatch((), progress, total)
+            cursor.execute(_STAGING)
+            cursor.execute("TRUNCATE keyword_copy")
+            with cursor.copy("COPY keyword_copy (position, " + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
+                batch._copy = copy
+                yield batch
+            cursor.execute(
+                "INSERT INTO keywords (account_id, site_id, sector_id, status, source, " + ", ".join(_COPY_COLUMNS)
+                + ") SELECT %s, %s, %s, 'active', %s, " + ", ".join(_COPY_COLUMNS)
+                + " FROM keyword_copy ORDER BY position ON CONFLICT (sector_id, normalized) DO NOTHING",
+                (account_id, sector.site_id, sector.id, source))
+            batch.added = max(cursor.rowcount, 0)
     finally:
         cursor.close()
+    if progress:
+        progress(1.0)
+    if merge and batch.added > MERGE_SEARCH_INDEX_ABOVE:
+        merge_search_index()
+
+
+class _PositionedBatch(KeywordBatch):
+    """Rows for the staging table carry their position, so ids follow the file's order."""
+
+    def write(self, record) -> None:
+        self._copy.write_row((self.count, *_row(record)))
+        self.count += 1
+        if self._progress and self.count % PROGRESS_EVERY == 0:
+            self._progress(min(0.8 * self.count / self._total, 0.8))
 
 
 def _row(record) -> tuple:
@@ -44,29 +114,18 @@ def _row(record) -> tuple:
             (record.cpc_currency or None) and record.cpc_currency[:8], record.intent)
 
 
-def copy_into_empty_sector(sector: Sector, account_id: int, records: list, *, source: str, progress=None) -> bool:
-    """COPY straight into keywords when the sector was empty: no staging table, no conflict check.
+def merge_search_index() -> None:
+    """Merge the trigram index's pending list (where inserts wait, up to 64 MB) into the index.
 
-    The records are unique within the file already. Returns False (and leaves nothing behind) when a
-    concurrent insert got there first, so the caller falls back to copy_records.
+    One merge of a whole import's entries is several times cheaper than the many small merges the
+    default 4 MB list makes during a big COPY. Only the index owner may ask for it; anyone else leaves
+    it to autovacuum (searches stay correct meanwhile, just a little slower).
     """
     savepoint = db.session.begin_nested()
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    total = len(records) or 1
     try:
-        with cursor.copy("COPY keywords (account_id, site_id, sector_id, status, source, "
-                         + ", ".join(_COPY_COLUMNS) + ") FROM STDIN") as copy:
-            head = (account_id, sector.site_id, sector.id, "active", source)
-            for position, record in enumerate(records):
-                copy.write_row(head + _row(record))
-                if progress and position % 20_000 == 0:
-                    progress(position / total)
-    except errors.UniqueViolation:
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+        db.session.execute(text("SELECT gin_clean_pending_list('ix_keywords_normalized_trgm'::regclass)"))
+    except Exception:  # noqa: BLE001 - not the owner: autovacuum merges it later
         savepoint.rollback()
-        return False
-    finally:
-        cursor.close()
+        return
     savepoint.commit()
-    if progress:
-        progress(1.0)
-    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Iterator
@@ -18,7 +19,7 @@ from app.extensions import db
 from app.models import Cluster, Keyword, Sector
 from app.models.planner import INTENTS, KEYWORD_STATUSES
 from app.services.planner import parsing
-from app.services.planner.keyword_copy import copy_into_empty_sector, copy_records
+from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, sector_is_empty
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 # column -> (expression, its natural direction). In the natural direction blanks come last; the other
@@ -148,24 +149,42 @@ def get_keyword(keyword_id: int) -> Keyword:
 
 # --- Adding ---------------------------------------------------------------------------------------------
 
-def _count(sector_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Keyword).where(Keyword.sector_id == sector_id)) or 0
-
-
 def insert_records(sector: Sector, records: Iterable, *, source: str, progress=None, total: int = 0) -> int:
     """Insert parsed records into the sector, skipping ones already there; returns how many were added.
 
     The caller commits (or rolls back) the whole batch: nothing is half-imported.
     """
+    records = list(records)
+    for attempt in (1, 2):
+        try:
+            with inserting(sector, source=source, progress=progress, total=total or len(records),
+                           direct=None if attempt == 1 else False) as batch:
+                for record in records:
+                    batch.write(record)
+            return batch.added
+        except ConcurrentInsert:
+            continue  # someone filled the empty sector meanwhile: again, skipping what is there
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def inserting(sector: Sector, *, source: str, progress=None, total: int = 0,
+              direct: bool | None = None, merge: bool = True) -> Iterator:
+    """Yields a batch: ``batch.write(record)`` for records unique among themselves; ``batch.added`` is
+    set on the way out.
+
+    Records may be written while the file is still being parsed. A sector that is empty gets the rows
+    COPYed straight in (``direct``; None = when the sector is empty); if someone else adds keywords to
+    it at the same moment this raises ConcurrentInsert with nothing written: write them again.
+    """
     account_id = tenancy.current_account_id()
     if account_id is None or sector.account_id != account_id:
         raise NotFound("That sector does not exist or you do not have access to it.")
-    before = _count(sector.id)
-    records = list(records)
-    if before == 0 and copy_into_empty_sector(sector, account_id, records, source=source, progress=progress):
-        return len(records)
-    copy_records(sector, account_id, records, source=source, progress=progress)
-    return _count(sector.id) - before
+    if direct is None:
+        direct = sector_is_empty(sector.id)
+    with keyword_batch(sector, account_id, source=source, direct=direct, progress=progress, total=total,
+                       merge=merge) as batch:
+        yield batch
 
 
 def add_typed(*, sector_id: int, text: str) -> AddResult:
@@ -265,14 +284,17 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
-    query = (select(Keyword, Cluster.name).outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
-             .where(*_conditions(sector_id, flt))
-             .order_by(*_order_by(flt))
+    query = (select(Keyword).where(*_conditions(sector_id, flt)).order_by(*_order_by(flt))
              .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
-    rows = []
-    for keyword, cluster_name in db.session.execute(query):
-        keyword.cluster_name = cluster_name
-        rows.append(keyword)
+    if flt.sort == "cluster":
+        query = query.outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
+    rows = list(db.session.scalars(query))
+    # Cluster names for this page only: joining them before the sort would join every matching row.
+    cluster_ids = {k.cluster_id for k in rows if k.cluster_id is not None}
+    names = dict(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.id.in_(cluster_ids)))
+                 .tuples().all()) if cluster_ids else {}
+    for keyword in rows:
+        keyword.cluster_name = names.get(keyword.cluster_id)
     return rows, total
 
 

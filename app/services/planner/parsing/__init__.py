@@ -34,7 +34,7 @@ bad text unless called with ``strict=True``, which raises ValueError with the ro
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from app.services.planner.cells import (  # noqa: F401  (the cell helpers are part of this module's interface)
     INTENTS,
@@ -107,13 +107,16 @@ def _rows(stream: io.TextIOWrapper, delimiter: str | None):
 
 def parse(data: bytes | str, shape: FileShape | Mapping[str, Any] | None = None,
           mapping: Mapping[str, Any] | None = None, *, limit: int | None = None,
-          filename: str = "") -> ParseResult:
+          filename: str = "", on_record: Callable[[KeywordRecord], None] | None = None) -> ParseResult:
     """Parse the whole file into records; all-or-nothing.
 
     ``shape`` is what :func:`inspect` returned for the same data (or its ``to_dict()``); when
     omitted the data is inspected here. ``mapping`` (field -> column index, e.g. the user's
     edited mapping; form strings are accepted) replaces the shape's mapping. ``limit`` stops
     after that many non-blank data rows (for a preview of the first rows with a mapping).
+    ``on_record`` is called with each record as soon as it is read (after the in-file duplicate check),
+    so it can be stored while the rest of the file is parsed; on ImportFileError the caller discards
+    what it was given.
 
     Raises :class:`ImportFileError` when the file is bad as a whole: too big, empty, binary,
     no keyword column, broken quoting, text that cannot be decoded, or no data rows.
@@ -154,6 +157,8 @@ def parse(data: bytes | str, shape: FileShape | Mapping[str, Any] | None = None,
             else:
                 add(record.normalized)
                 append(record)
+                if on_record is not None:
+                    on_record(record)
     except csv.Error as error:
         detail = str(error)
         if "field larger than field limit" in detail:
