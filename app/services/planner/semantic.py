@@ -85,6 +85,7 @@ SIBLING_BALANCED = 0.6
 SIBLING_OVERLAP = 0.3
 SIBLING_DISJOINT = 0.3
 SIBLING_COMMON = 0.2
+SIBLING_SAMPLE = 400
 SPREAD_MIN_ROWS = 20
 SPREAD_GROUP_SIZE = 50
 SPREAD_MAX_GROUPS = 300
@@ -495,6 +496,7 @@ def _split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[st
     from collections import Counter
 
     _, labels = np.unique(labels, return_inverse=True)
+    settled: set[int] = set()  # clusters tested and kept whole (their members have not changed since)
     for _ in range(SIBLING_ROUNDS):
         counts = np.bincount(labels)
         typical = float(np.median(counts))
@@ -505,6 +507,9 @@ def _split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[st
         common = {w for w, n in spread.items() if n > SIBLING_COMMON * len(counts)}
         next_label, changed = len(counts), False
         for label in np.flatnonzero(counts > SIBLING_MIN_SIZE * typical):
+            if label in settled:
+                continue
+            settled.add(int(label))
             group = members[label]
             if len(group) > PARTITION_SIZE:
                 continue
@@ -521,6 +526,7 @@ def _split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[st
             if ((smaller >= SIBLING_BALANCED * typical and overlap < SIBLING_OVERLAP)
                     or (shared == 0 and either > 0 and smaller >= SIBLING_DISJOINT * typical)):
                 labels[group[half == 1]] = next_label
+                settled.discard(int(label))
                 next_label += 1
                 changed = True
         if not changed:
@@ -533,16 +539,21 @@ def _bisect(vectors: np.ndarray, least: float) -> np.ndarray | None:
 
     Average linkage often first peels off a few outliers; those are passed over (and later go to the
     side whose centroid they are closer to) so that the split tested is the one between two real groups.
+    Above SIBLING_SAMPLE rows the tree is built on a seeded sample and the other rows join a side the same way.
     """
     from scipy.cluster.hierarchy import linkage, to_tree
 
-    node = to_tree(linkage(_cosine_condensed(vectors), method="average"))
+    sample = np.arange(len(vectors))
+    if len(vectors) > SIBLING_SAMPLE:
+        sample = np.sort(np.random.default_rng(SEED).choice(len(vectors), SIBLING_SAMPLE, replace=False))
+        least = least * SIBLING_SAMPLE / len(vectors)
+    node = to_tree(linkage(_cosine_condensed(vectors[sample]), method="average"))
     while not node.is_leaf():
         left, right = node.get_left(), node.get_right()
         if min(left.get_count(), right.get_count()) >= least:
             side = np.full(len(vectors), -1, dtype=np.int64)
-            side[left.pre_order()] = 0
-            side[right.pre_order()] = 1
+            side[sample[left.pre_order()]] = 0
+            side[sample[right.pre_order()]] = 1
             rest = np.flatnonzero(side < 0)
             if len(rest):
                 centres = _normalise(np.vstack([vectors[side == 0].sum(axis=0), vectors[side == 1].sum(axis=0)]))
