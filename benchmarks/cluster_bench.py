@@ -73,7 +73,7 @@ def run_one(size: int, tightness: float) -> dict:
     vectors = semantic.embed(keywords)
     embed_s = time.perf_counter() - started
     started = time.perf_counter()
-    labels = semantic.cluster(vectors, tightness=tightness)
+    labels = semantic.cluster(vectors, tightness=tightness, texts=keywords)
     cluster_s = time.perf_counter() - started
     counts = Counter(labels)
     # The transformer reads each distinct keyword core once; these keywords share many cores, so also
@@ -111,7 +111,8 @@ def quality(tightness: float) -> list[dict]:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         truth = [row["topic"] for row in rows]
-        labels = semantic.cluster(semantic.embed([row["Keyword"] for row in rows]), tightness=tightness)
+        texts = [row["Keyword"] for row in rows]
+        labels = semantic.cluster(semantic.embed(texts), tightness=tightness, texts=texts)
         by_cluster: dict[int, Counter] = {}
         for label, topic in zip(labels, truth):
             by_cluster.setdefault(label, Counter())[topic] += 1

@@ -313,7 +313,8 @@ def run_semantic(job: Job, progress: Progress) -> dict:
     groups: list[dict] = []
     if remaining:
         sub = vectors[remaining]
-        labels = semantic.cluster(sub, tightness=tightness, progress=lambda fraction, message: progress(
+        labels = semantic.cluster(sub, tightness=tightness, texts=[members[i]["keyword"] for i in remaining],
+                                  progress=lambda fraction, message: progress(
             "PREP", 40 + 18 * fraction, message, force=True))  # a few reports per thousand keywords
         by_label: dict[int, list[int]] = {}
         for position, label in enumerate(labels):

@@ -17,16 +17,19 @@ Embedding is two passes, both with models shipped in the repo and loaded from lo
 Vectors therefore depend on the selection (deterministically): the same keywords always give the same
 vectors.
 
-Clustering is average linkage (UPGMA) on cosine distance. The cut adapts to the data: near the
-default it moves to the widest gap between merge heights (measured on a sample of up to
-ADAPT_SAMPLE rows; average-linkage heights are mean distances, so a sample shows the same breaks),
-and `tightness` shifts it from there. Exact UPGMA needs an n×n matrix, so large inputs are cut into
-k-means partitions of at most PARTITION_SIZE rows, clustered exactly inside each, and the resulting
-sub-clusters are merged across partitions by UPGMA on their sums (mean pairwise cosine between two
-groups is sum_A·sum_B / (|A||B|), so this is the same criterion, not an approximation of it).
-Clusters under half the mean cluster size then join the closest larger cluster when close enough
-(_absorb_small), and clusters larger than max_cluster_size are split along their own dendrogram. Exact work is
-bounded per partition, so time grows about linearly with n and memory is
+Clustering is average linkage (UPGMA) on cosine distance, cut at a distance set by `tightness`. The
+default cut is loose enough to join synonyms the model places apart ("credential manager" / "password
+manager"), which also joins some sibling topics ("wedding venues" / "wedding photographer"); those are
+split again when the two halves of a cluster use different topic words (_split_siblings, relative to
+this selection's median cluster size and its own common words). (A cut moved to the widest dendrogram
+gap was tried before and scored worse on new industries.) Exact UPGMA needs an n×n matrix, so large
+inputs are cut into k-means partitions of at most PARTITION_SIZE rows, clustered exactly inside each,
+and the resulting sub-clusters are merged across partitions by UPGMA on their sums (mean pairwise cosine
+between two groups is sum_A·sum_B / (|A||B|), so this is the same criterion, not an approximation of
+it). Clusters under half the mean cluster size then join the closest larger cluster when close enough
+(_absorb_small), sibling topics are split (with the keyword texts), and clusters larger than
+max_cluster_size are split along their own dendrogram. Exact work is bounded per partition, so time
+grows about linearly with n and memory is
 O(n·d + PARTITION_SIZE² + DENSE_MERGE_LIMIT²).
 """
 
@@ -40,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.services.planner.keyword_words import _word_weights, _words
+from app.services.planner.keyword_words import MODIFIERS, _word_weights, _words
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
 MODEL_NAME = "MiniLM-L6 (distilled words + int8 ONNX phrases, offline)"
@@ -56,13 +59,11 @@ PHRASE_MAX_TOKENS = 32
 CORE_MIN_WEIGHT = 0.35
 CORE_PASSES = 2
 DEFAULT_TIGHTNESS = 0.5
-# Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between), before the adaptive shift; near
-# 0.1 keywords of one topic also part by intent modifier.
-THRESHOLD_ANCHORS = ((0.0, 0.80), (0.5, 0.525), (1.0, 0.10))
-# At the default, the cut moves to the widest gap between merge heights within this distance of the
-# anchor (a natural break in this data's dendrogram); other tightness values shift that cut.
-ADAPT_WINDOW = 0.075
-ADAPT_SAMPLE = 2000
+# Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between); near 0.1 keywords of one topic
+# also part by intent modifier. The default sits loose enough to join synonyms the model places apart;
+# sibling topics that this also joins are split again by _split_siblings, which adapts to the data.
+THRESHOLD_ANCHORS = ((0.0, 0.80), (0.5, 0.57), (1.0, 0.10))
+# Below this many keywords the size-relative steps (_absorb_small, _split_siblings) are skipped.
 ADAPT_MIN_ROWS = 50
 # A new keyword is scored against a normalised centroid, which sits closer to every member than the
 # members sit to each other on average, so assignment uses a proportionally smaller cut.
@@ -76,6 +77,15 @@ ABSORB_SMALL = True
 SMALL_FRACTION = 0.5
 ABSORB_FACTOR = 1.1
 ABSORB_ROUNDS = 3
+# Sibling split (_split_siblings), only when the keyword texts are given.
+SPLIT_SIBLINGS = True
+SIBLING_ROUNDS = 6
+SIBLING_MIN_SIZE = 1.0
+SIBLING_BALANCED = 0.6
+SIBLING_OVERLAP = 0.3
+SIBLING_DISJOINT = 0.3
+SIBLING_COMMON = 0.2
+SIBLING_SAMPLE = 400
 SPREAD_MIN_ROWS = 20
 SPREAD_GROUP_SIZE = 50
 SPREAD_MAX_GROUPS = 300
@@ -260,27 +270,6 @@ def distance_threshold(tightness: float) -> float:
     return float(np.interp(min(max(float(tightness), 0.0), 1.0), points, cuts))
 
 
-def adaptive_threshold(vectors: np.ndarray, tightness: float = DEFAULT_TIGHTNESS) -> float:
-    """The cut for this data: the widest gap between merge heights near the default, shifted by tightness.
-
-    Average-linkage merge heights are mean distances between groups, so a random sample of the rows
-    shows the same breaks as the whole selection at a fraction of the cost.
-    """
-    from scipy.cluster.hierarchy import linkage
-
-    base, default = distance_threshold(tightness), distance_threshold(DEFAULT_TIGHTNESS)
-    if len(vectors) < ADAPT_MIN_ROWS:
-        return base
-    rows = np.random.default_rng(SEED).choice(len(vectors), min(len(vectors), ADAPT_SAMPLE), replace=False)
-    heights = linkage(_cosine_condensed(vectors[np.sort(rows)]), method="average")[:, 2]
-    inside = np.flatnonzero((heights[:-1] >= default - ADAPT_WINDOW) & (heights[:-1] <= default + ADAPT_WINDOW))
-    if len(inside) == 0:
-        return base
-    widest = inside[np.argmax(heights[inside + 1] - heights[inside])]
-    cut = float(heights[widest] + heights[widest + 1]) / 2
-    return float(min(max(base + cut - default, 0.01), 0.99))
-
-
 def _cosine_condensed(vectors: np.ndarray) -> np.ndarray:
     """Condensed cosine distances of unit rows (as scipy's pdist gives), by one matrix product."""
     distance = 1.0 - vectors @ vectors.T
@@ -328,8 +317,13 @@ def cluster(
     tightness: float = DEFAULT_TIGHTNESS,
     max_cluster_size: int = 200,
     progress: Callable[[float, str], None] | None = None,
+    texts: list[str] | None = None,
 ) -> list[int]:
-    """A cluster label 0..k-1 for every row (no noise label), numbered by first appearance."""
+    """A cluster label 0..k-1 for every row (no noise label), numbered by first appearance.
+
+    With `texts` (the keywords the rows were embedded from), clusters that are two sibling topics
+    are also split apart by the words each half uses (_split_siblings).
+    """
     report = progress or (lambda fraction, message: None)
     if len(vectors) == 0:
         return []
@@ -337,7 +331,12 @@ def cluster(
     max_size = max(1, int(max_cluster_size))
     labels = np.full(len(vectors), -1, dtype=np.int64)
     live = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
-    threshold = adaptive_threshold(vectors[live], tightness)
+    threshold = distance_threshold(tightness)
+    words = None
+    if texts is not None:
+        if len(texts) != len(vectors):
+            raise ValueError("texts must give one keyword per row of vectors")
+        words = [[w for w in _words(text) if w not in MODIFIERS] for text in texts]
 
     if len(live) > PARTITION_SIZE:
         report(0.02, f"Dividing {len(live):,} keywords into parts of related ones…")
@@ -353,6 +352,8 @@ def cluster(
         labels[live] = _merge_groups(vectors[live], labels[live], threshold)
     if ABSORB_SMALL and len(live) >= ADAPT_MIN_ROWS:
         labels[live] = _absorb_small(vectors[live], labels[live], threshold)
+    if words is not None and SPLIT_SIBLINGS and len(live) >= ADAPT_MIN_ROWS:
+        labels[live] = _split_siblings(vectors[live], labels[live], [words[i] for i in live])
     report(0.95, "Splitting very large clusters…")
     labels = _split_oversized(vectors, labels, max_size)
 
@@ -481,6 +482,87 @@ def _absorb_small(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> 
     return labels
 
 
+def _split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str]]) -> np.ndarray:
+    """Split clusters that are two sibling topics ("wedding venues" + "wedding photographer").
+
+    Each cluster above SIBLING_MIN_SIZE × the median cluster size is cut in two along its own
+    dendrogram. Two halves of one topic share the topic's facet words ("browser extension" after both
+    "password manager" and "credential manager"); two sibling topics share at most their category
+    word ("wedding", "coffee"). So the halves part when the topic words each uses at least twice
+    overlap little (Jaccard under SIBLING_OVERLAP) and both halves are sizeable, or when they share no
+    such word at all and the smaller half is still a real group. Words found in more than
+    SIBLING_COMMON of the clusters ("near", "2026", "small business") are modifiers here and ignored.
+    """
+    from collections import Counter
+
+    _, labels = np.unique(labels, return_inverse=True)
+    settled: set[int] = set()  # clusters tested and kept whole (their members have not changed since)
+    for _ in range(SIBLING_ROUNDS):
+        counts = np.bincount(labels)
+        typical = float(np.median(counts))
+        spread: Counter = Counter()
+        members = np.split(np.argsort(labels, kind="stable"), np.cumsum(counts)[:-1])
+        for group in members:
+            spread.update({w for i in group for w in words[i]})
+        common = {w for w, n in spread.items() if n > SIBLING_COMMON * len(counts)}
+        next_label, changed = len(counts), False
+        for label in np.flatnonzero(counts > SIBLING_MIN_SIZE * typical):
+            if label in settled:
+                continue
+            settled.add(int(label))
+            group = members[label]
+            if len(group) > PARTITION_SIZE:
+                continue
+            half = _bisect(vectors[group], SIBLING_DISJOINT * typical)
+            if half is None:
+                continue
+            used = []
+            for side in (0, 1):
+                seen = Counter(w for i in group[half == side] for w in words[i] if w not in common)
+                used.append({w for w, n in seen.items() if n >= 2})
+            shared, either = len(used[0] & used[1]), len(used[0] | used[1])
+            smaller = int(np.bincount(half).min())
+            overlap = shared / either if either else 1.0
+            if ((smaller >= SIBLING_BALANCED * typical and overlap < SIBLING_OVERLAP)
+                    or (shared == 0 and either > 0 and smaller >= SIBLING_DISJOINT * typical)):
+                labels[group[half == 1]] = next_label
+                settled.discard(int(label))
+                next_label += 1
+                changed = True
+        if not changed:
+            break
+    return labels
+
+
+def _bisect(vectors: np.ndarray, least: float) -> np.ndarray | None:
+    """Two sides (0/1 per row) from the highest dendrogram split whose smaller side has >= `least` rows.
+
+    Average linkage often first peels off a few outliers; those are passed over (and later go to the
+    side whose centroid they are closer to) so that the split tested is the one between two real groups.
+    Above SIBLING_SAMPLE rows the tree is built on a seeded sample and the other rows join a side the same way.
+    """
+    from scipy.cluster.hierarchy import linkage, to_tree
+
+    sample = np.arange(len(vectors))
+    if len(vectors) > SIBLING_SAMPLE:
+        sample = np.sort(np.random.default_rng(SEED).choice(len(vectors), SIBLING_SAMPLE, replace=False))
+        least = least * SIBLING_SAMPLE / len(vectors)
+    node = to_tree(linkage(_cosine_condensed(vectors[sample]), method="average"))
+    while not node.is_leaf():
+        left, right = node.get_left(), node.get_right()
+        if min(left.get_count(), right.get_count()) >= least:
+            side = np.full(len(vectors), -1, dtype=np.int64)
+            side[sample[left.pre_order()]] = 0
+            side[sample[right.pre_order()]] = 1
+            rest = np.flatnonzero(side < 0)
+            if len(rest):
+                centres = _normalise(np.vstack([vectors[side == 0].sum(axis=0), vectors[side == 1].sum(axis=0)]))
+                side[rest] = (vectors[rest] @ centres.T).argmax(axis=1)
+            return side
+        node = left if left.get_count() >= right.get_count() else right
+    return None
+
+
 def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> np.ndarray:
     """Split every cluster above max_size along its own dendrogram so no cluster is a catch-all."""
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -536,6 +618,7 @@ def cluster_keywords(
         tightness=tightness,
         max_cluster_size=max_cluster_size,
         progress=lambda fraction, message: report(0.2 + 0.8 * fraction, message),
+        texts=texts,
     )
     report(1.0, f"{len(set(labels))} clusters")
     return labels
