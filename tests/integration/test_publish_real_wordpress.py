@@ -22,6 +22,7 @@ from app.services.publishing.publisher import marker_comment, publish_publicatio
 from app.services.publishing.runner import check_post, publish_due, recheck_published
 from app.services.publishing.schedule import schedule_at
 from app.services.publishing.settings import settings_for
+from app.services.publishing.wordpress import PermanentError
 from app.timeutil import utcnow
 from tests.integration.helpers import signed_in
 from tests.integration.publish_support import (
@@ -358,3 +359,53 @@ def test_the_periodic_check_notices_edits_trash_and_deletion_on_wordpress(app, w
         db.session.remove()
     assert "The post was deleted on WordPress." in result["problems"]
     assert publication(app, world, content_id).wp_post_id is None
+
+
+@pytest.mark.parametrize("who", ["login_password", "no_publish"])
+def test_a_login_password_or_a_user_without_rights_stops_at_once_with_the_fix_and_makes_no_post(
+        app, wp, real_wordpress, who):
+    user = real_wordpress.admin if who == "login_password" else real_wordpress.no_publish
+    password = user.password if who == "login_password" else user.app_password
+    world = connected_site(app, url=real_wordpress.url, username=user.username, app_password=password)
+    content_id = approved_article(app, world)
+    slug = slug_of(app, world, content_id)
+    web = signed_in(app, OWNER)
+    publish_by_hand(app, web, content_id)
+    run_worker(app)
+
+    pub = publication(app, world, content_id)
+    track_terms(wp, pub)  # an editor without publish rights may still make categories; removed afterwards
+    assert wp.posts_with_slug(slug) == []
+    assert pub.status == "failed" and pub.attempts == 1 and pub.next_attempt_at is None  # no retries
+    assert "nothing was published" in pub.last_error
+    if who == "login_password":
+        assert "did not accept the user name and application password" in pub.last_error
+        assert "Test connection" in pub.last_error
+    else:
+        assert f"“{user.username}” is not allowed" in pub.last_error and "Editor or Administrator" in pub.last_error
+        assert "not allowed to publish posts" in pub.last_error  # WordPress's own words, too
+    assert content_status(app, world, content_id) == "approved"
+    assert pub.last_error in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True).replace(
+        "&#34;", '"').replace("&#39;", "'")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        notices = db.session.scalars(select(Notification).where(Notification.level == "error")).all()
+        # One notice for the one person who clicked (from the job), carrying the same plain reason.
+        assert [(n.user_id, n.body) for n in notices] == [(world["owner"], pub.last_error)]
+        db.session.remove()
+
+
+def test_an_image_wordpress_refuses_is_not_retried_and_says_what_to_do(app, world, wp):
+    content_id = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        pub = records.ensure_publication(db.session.get(Content, content_id))
+        db.session.commit()
+        with pytest.raises(PermanentError) as caught:  # PNG by name and type, but not an image inside
+            upload_media(wp.client, pub, data=b"this is not a picture", filename="crema.png", mime="image/png")
+        db.session.remove()
+    message = caught.value.message
+    assert not caught.value.transient
+    assert "WordPress refused the image “crema.png”" in message and "not allowed to upload this file type" in message
+    assert "Nothing was published" in message and "Replace the image" in message
+    assert wp.client.request("GET", "/wp/v2/media", params={"search": "crema", "context": "edit"}) == [] or all(
+        "crema" not in (m.get("source_url") or "") for m in wp.client.request("GET", "/wp/v2/media",
+                                                                              params={"search": "crema"}))

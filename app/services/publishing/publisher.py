@@ -16,7 +16,7 @@ from sqlalchemy.orm import undefer
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Content, Publication, Site, User
+from app.models import Content, Job, Publication, Site, User
 from app.services.notifications import notify
 from app.services.publishing import assets, records, seo
 from app.services.publishing.connection import WAITING_FOR_CONNECTION, client_for
@@ -37,8 +37,35 @@ def _fail(publication: Publication, content: Content, message: str, *, notify_us
     publication.status, publication.last_error, publication.next_attempt_at = "failed", message, None
     db.session.commit()
     if notify_users:
-        notify(account_id=publication.account_id, title=f"Publishing “{content.title}” failed"[:200], body=message,
-               link=f"/writer/content/{content.id}", level="error", user_ids=people_to_tell(publication))
+        # Whoever started the job hears of the failure from the job itself: one notice each, not two.
+        starter = db.session.scalar(select(Job.created_by_id).where(Job.id == publication.job_id)) \
+            if publication.job_id else None
+        user_ids = [u for u in people_to_tell(publication) if u != starter]
+        if user_ids:
+            notify(account_id=publication.account_id, title=f"Publishing “{content.title}” failed"[:200],
+                   body=message, link=f"/writer/content/{content.id}", level="error", user_ids=user_ids)
+
+
+CANNOT_CODES = {"rest_cannot_publish", "rest_cannot_create", "rest_cannot_edit", "rest_cannot_assign_term",
+                "rest_cannot_create_term", "rest_forbidden_status", "rest_cannot_edit_others"}
+
+
+def plain_reason(exc: WordPressError, site: Site) -> str:
+    """Why publishing stopped, in plain words with the fix, for the failures a person must fix on WordPress."""
+    problem = exc.data or {}
+    forbidden_status = exc.wp_code == "rest_invalid_param" and "status" in (problem.get("data") or {}).get("params", {})
+    if exc.status == 401 or exc.reason == "unauthorized" or forbidden_status:
+        # A GET of posts "in any status" refused as anonymous means the sign-in was ignored, too.
+        return (f"WordPress did not accept the user name and application password saved for {site.name}, so "
+                "nothing was published. The normal login password never works here, and an application "
+                "password can be revoked. Open the site's page, run Test connection (it names the cause), save "
+                "a new application password if needed, then publish again.")
+    if exc.status == 403 and (exc.wp_code in CANNOT_CODES or (exc.wp_code or "").startswith("rest_cannot")):
+        said = problem.get("message") or exc.message
+        return (f"The WordPress user “{site.wp_username}” is not allowed to do this on {site.name} ({said.rstrip('.')}), "
+                "so nothing was published. In WordPress open Users → All Users and give it the Editor or "
+                "Administrator role, then publish again.")
+    return exc.message
 
 
 def people_to_tell(publication: Publication) -> list[int]:
@@ -229,8 +256,9 @@ def _publish(publication_id: int) -> dict:
         return _retry_later(publication, content, exc)
     except (WordPressError, DomainError) as exc:
         db.session.rollback()
-        _fail(publication, content, exc.message)
-        raise DomainError(exc.message) from exc
+        message = plain_reason(exc, site) if isinstance(exc, WordPressError) else exc.message
+        _fail(publication, content, message)
+        raise DomainError(message) from exc
     result = {"publication_id": publication_id, "wp_post_id": publication.wp_post_id, "link": post.get("link"),
               "status": post.get("status"), "problems": problems}
     _settle(publication, content, post, problems)

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from app import tenancy
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Content, Job, Publication, PublishSettings, Site
+from app.models import Account, Content, Job, Publication, PublishSettings, Site
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.notifications import notify
 from app.services.publishing import records
@@ -23,6 +23,8 @@ from app.services.writer.status import apply_move
 from app.timeutil import utcnow
 
 MISSED_GRACE = timedelta(minutes=2)
+ORPHAN_AFTER = timedelta(minutes=5)  # "queued" this long with no live job: its hand-over to a worker was lost
+QUEUE_RETRY = timedelta(minutes=1)
 RECHECK_AFTER = timedelta(hours=24)
 PUBLICATIONS = Publication.__table__
 
@@ -168,13 +170,18 @@ class PublishArticle(JobKind):
 
 def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
     """Claim due publications of connected sites in PostgreSQL (SKIP LOCKED, status flip) and return
-    (account, id) pairs; those of sites without a WordPress connection stay scheduled and wait."""
+    (account, id) pairs; those of sites without a WordPress connection stay scheduled and wait.
+
+    Also claimed again: publications left "queued" without a live job for a while (a scheduler stopped
+    between its claim and handing the article to a worker), which would otherwise never go live."""
     now = now or utcnow()
     lead = timedelta(seconds=current_app.config["PUBLISH_LEAD_SECONDS"])
+    live_job = select(Job.id).where(Job.id == Publication.job_id, Job.status.in_(("queued", "running")))
     with tenancy.all_accounts():
         rows = list(db.session.scalars(select(Publication).where(or_(
             (Publication.status == "scheduled") & (Publication.scheduled_at <= now + lead),
             (Publication.status == "retrying") & (Publication.next_attempt_at <= now),
+            (Publication.status == "queued") & (Publication.updated_at < now - ORPHAN_AFTER) & ~live_job.exists(),
         ), Publication.site_id.in_(select(Site.id).where(site_is_connected())))
             .order_by(Publication.scheduled_at).limit(limit).with_for_update(skip_locked=True)))
         claimed = [(row.account_id, row.id) for row in rows]
@@ -217,6 +224,11 @@ def hold_unconnected(now=None) -> int:
     return len(rows)
 
 
+def _module_on(account_id: int) -> bool:
+    account = db.session.get(Account, account_id)
+    return account is not None and account.module_enabled("publisher")
+
+
 def publish_due(now=None) -> int:
     """The minute tick: fill auto-publish slots, hand due articles and retries to workers, check missed schedules."""
     now = now or utcnow()
@@ -238,7 +250,13 @@ def publish_due(now=None) -> int:
                 enqueue_publication(publication, user_id=None)
                 started += 1
             except DomainError as exc:  # module switched off, queue down: say so on the article
-                publication.status, publication.last_error = "failed", exc.message
+                db.session.rollback()
+                publication = db.session.get(Publication, publication_id)
+                if _module_on(account_id):  # the queue was down: the article keeps its turn and is tried again
+                    publication.status, publication.next_attempt_at = "retrying", now + QUEUE_RETRY
+                else:
+                    publication.status = "failed"
+                publication.last_error = exc.message
                 db.session.commit()
     with tenancy.all_accounts():
         overdue = list(db.session.execute(select(Publication.account_id, Publication.id).where(
