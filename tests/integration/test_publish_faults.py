@@ -277,3 +277,138 @@ def test_a_due_article_on_a_site_without_wordpress_waits_with_one_notice_then_pu
     with app.app_context(), tenancy.account_scope(world["account"]):
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
         db.session.remove()
+
+
+def _due_article(app, world, web) -> int:
+    content_id = approved_article(app, world)
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    assert web.post(f"/publisher/content/{content_id}/schedule", {"when": tomorrow},
+                    token_from=f"/writer/content/{content_id}").status_code == 302
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        row = db.session.scalars(select(Publication).where(Publication.content_id == content_id)).one()
+        row.scheduled_at = utcnow() - timedelta(minutes=1)  # its time has come
+        db.session.commit()
+        db.session.remove()
+    return content_id
+
+
+def test_a_scheduler_stopped_after_its_claim_or_a_queue_outage_still_publishes_the_article_once(app, server):
+    from redis import Redis
+    from rq import Queue
+
+    from app.services.publishing.runner import due_publications
+
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    web = web_signed_in(app, OWNER)
+    orphan = _due_article(app, world, web)
+    with app.app_context():
+        assert len(due_publications()) == 1  # claimed… and the scheduler process stops right here
+    assert publication(app, world, orphan).status == "queued" and publication(app, world, orphan).job_id is None
+    with app.app_context():
+        assert publish_due(utcnow() + timedelta(minutes=6)) == 0  # a fresh hand-over is left alone for a while
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        db.session.execute(Publication.__table__.update().values(updated_at=utcnow() - timedelta(minutes=6)))
+        db.session.commit()  # …six minutes pass
+        db.session.remove()
+    with app.app_context():
+        assert publish_due() == 1
+    run_worker(app)
+    assert publication(app, world, orphan).status == "published" and len(blog.posts) == 1
+
+    # Redis is unreachable at the tick: the article keeps its turn instead of failing.
+    outage = _due_article(app, world, web)
+    queues = app.extensions["rq_queues"]
+    healthy = queues["default"]
+    queues["default"] = Queue("default", connection=Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5))
+    try:
+        with app.app_context():
+            assert publish_due() == 0
+    finally:
+        queues["default"] = healthy
+    waiting = publication(app, world, outage)
+    assert waiting.status == "retrying" and "job queue is unavailable" in waiting.last_error
+    assert content_status(app, world, outage) == "scheduled"
+    with app.app_context():
+        assert publish_due(utcnow() + timedelta(minutes=2)) == 1
+    run_worker(app)
+    assert publication(app, world, outage).status == "published"
+    assert len(blog.posts) == 2 and blog.creates == 2
+
+
+def test_two_schedulers_ticking_at_once_make_one_post_per_article(app, server):
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    web = web_signed_in(app, OWNER)
+    ids = [_due_article(app, world, web) for _ in range(3)]
+    start, counts, errors = threading.Barrier(2), [], []
+
+    def scheduler():
+        try:
+            with app.app_context():
+                start.wait(timeout=10)
+                counts.append(publish_due())
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert not errors and sum(counts) == 3
+    run_worker(app)
+    with app.app_context():
+        assert publish_due(utcnow() + timedelta(minutes=10)) == 0  # nothing left over to hand out again
+    run_worker(app)
+    assert blog.creates == 3 and sorted(p["slug"] for p in blog.posts.values()) == sorted(
+        publication(app, world, c).content.slug for c in ids)
+    assert all(publication(app, world, c).status == "published" for c in ids)
+
+
+def test_a_missed_schedule_is_reported_and_left_alone_when_the_site_says_so(app, server):
+    from app.services.publishing.runner import check_post
+
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    web = web_signed_in(app, OWNER)
+    settings = {"days": ["0", "1", "2", "3", "4"], "slots": "09:00", "category_source": "cluster",
+                "default_category": "", "max_tags": "5"}  # "publish missed schedules" unticked
+    assert web.post(f"/publisher/sites/{world['site']}/schedule", settings,
+                    token_from=f"/publisher/sites/{world['site']}/schedule").status_code == 302
+    content_id = approved_article(app, world)
+    when = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    web.post(f"/publisher/content/{content_id}/schedule", {"when": when}, token_from=f"/writer/content/{content_id}")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        pub_id = publication(app, world, content_id).id
+        app.config["PUBLISH_LEAD_SECONDS"] = 3 * 86400
+        try:
+            assert publish_due() == 1
+        finally:
+            app.config["PUBLISH_LEAD_SECONDS"] = 3600
+        db.session.remove()
+    run_worker(app)
+    assert publication(app, world, content_id).status == "future"
+    post = next(iter(blog.posts.values()))
+    assert post["status"] == "future"
+
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        row = db.session.get(Publication, pub_id)
+        row.scheduled_at = utcnow() - timedelta(minutes=10)  # its time passed; WordPress's cron did not run
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        publish_due()  # the tick checks overdue future posts
+        publish_due()  # and a second tick does not notify again
+    pub = publication(app, world, content_id)
+    assert post["status"] == "future" and pub.status == "future"  # left as it is, as the site asked
+    assert any("Missed schedule" in p for p in pub.problems)
+    assert not any("IGNY8 published it" in p for p in pub.problems)
+    assert "Missed schedule" in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        warned = db.session.scalars(select(Notification).where(Notification.level == "warning")).all()
+        assert len(warned) == 1 and "Missed schedule" in warned[0].body
+        # The check button (fix_missed=True) publishes it when asked.
+        result = check_post(pub_id, fix_missed=True)
+        db.session.remove()
+    assert post["status"] == "publish" and any("IGNY8 published it" in p for p in result["problems"])
+    assert publication(app, world, content_id).status == "published"

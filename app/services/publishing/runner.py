@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app import tenancy
 from app.errors import DomainError
@@ -181,7 +181,10 @@ def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
         rows = list(db.session.scalars(select(Publication).where(or_(
             (Publication.status == "scheduled") & (Publication.scheduled_at <= now + lead),
             (Publication.status == "retrying") & (Publication.next_attempt_at <= now),
-            (Publication.status == "queued") & (Publication.updated_at < now - ORPHAN_AFTER) & ~live_job.exists(),
+            # The database's clock, as updated_at is: a tick told another "now" (tests, catch-up) cannot
+            # take a hand-over another scheduler is making this very moment.
+            (Publication.status == "queued") & (Publication.updated_at < func.now() - ORPHAN_AFTER)
+            & ~live_job.exists(),
         ), Publication.site_id.in_(select(Site.id).where(site_is_connected())))
             .order_by(Publication.scheduled_at).limit(limit).with_for_update(skip_locked=True)))
         claimed = [(row.account_id, row.id) for row in rows]
