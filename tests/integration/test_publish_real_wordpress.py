@@ -92,6 +92,8 @@ def test_publish_now_makes_one_post_with_terms_and_verifies_it(app, world, wp):
     with app.app_context(), tenancy.account_scope(world["account"]):
         assert "no writable SEO meta" in settings_for(world["site"]).seo_note
     assert "no writable SEO meta" in web.get(f"/publisher/sites/{world['site']}/schedule").get_data(as_text=True)
+    connection = web.get(f"/sites/{world['site']}").get_data(as_text=True)  # and on the connection itself, once
+    assert connection.count("no writable SEO meta") == 1
 
 
 def test_double_click_and_two_workers_at_once_make_one_post(app, world, wp):
