@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 from datetime import timedelta
@@ -38,16 +39,15 @@ class FakeBlog:
     def __init__(self, server: HTTPServer, *, seo: bool = False) -> None:
         self.posts: dict[int, dict] = {}
         self.creates = 0
-        self.create_mode = "ok"  # ok | 500 | slow (make the post, answer too late)
+        self.create_mode = "ok"  # ok | 500 | down (503 page) | slow (make the post, answer too late)
         self.lock = threading.Lock()
         self.url = serve_wordpress(server)
         meta = {"_yoast_wpseo_title": {"type": "string"}, "_yoast_wpseo_metadesc": {"type": "string"}} if seo else {}
         server.expect_request(re.compile(r"^/wp-json/wp/v2/posts/?$")).respond_with_handler(self.collection)
         server.expect_request(re.compile(r"^/wp-json/wp/v2/posts/\d+$")).respond_with_handler(self.item)
         server.expect_request(re.compile(r"^/wp-json/wp/v2/(categories|tags)$")).respond_with_handler(self.terms)
-        server.expect_request("/wp-json/wp/v2/media", method="POST").respond_with_handler(
-            lambda r: json_response({"code": "too_large"}, 413) if len(r.get_data()) > 1000 else
-            json_response({"id": 900, "source_url": f"{self.url}/img.png"}, 201))
+        self.media: list[dict] = []
+        server.expect_request("/wp-json/wp/v2/media", method="POST").respond_with_handler(self.upload)
         self.schema = {"schema": {"properties": {"meta": {"properties": meta}}}}
 
     def _view(self, post: dict) -> dict:
@@ -66,6 +66,8 @@ class FakeBlog:
             return json_response([self._view(p) for p in self.posts.values() if p["slug"] == slug])
         if self.create_mode == "500":
             return json_response({"code": "internal_server_error", "message": "Database went away"}, 500)
+        if self.create_mode == "down":
+            return Response("<h1>503 Service Unavailable</h1>", status=503, content_type="text/html")
         data = json.loads(request.get_data())
         with self.lock:
             self.creates += 1
@@ -75,6 +77,15 @@ class FakeBlog:
             self.create_mode = "ok"
             time.sleep(1.5)  # the client has given up by now; the post exists all the same
         return json_response(self._view(post), 201)
+
+    def upload(self, request: Request) -> Response:
+        if len(request.get_data()) > 1000:
+            return json_response({"code": "too_large"}, 413)
+        media = {"id": 900 + len(self.media), "source_url": f"{self.url}/uploads/{len(self.media)}.png",
+                 "alt_text": request.args.get("alt_text", ""), "caption": {"raw": request.args.get("caption", "")},
+                 "title": {"raw": request.args.get("title", "")}}
+        self.media.append(media)
+        return json_response(media, 201)
 
     def item(self, request: Request) -> Response:
         post = self.posts.get(int(request.path.rsplit("/", 1)[1]))
@@ -412,3 +423,48 @@ def test_a_missed_schedule_is_reported_and_left_alone_when_the_site_says_so(app,
         db.session.remove()
     assert post["status"] == "publish" and any("IGNY8 published it" in p for p in result["problems"])
     assert publication(app, world, content_id).status == "published"
+
+
+def test_wordpress_down_after_the_images_went_up_publishes_later_with_each_image_once(app, server):
+    from app.models import ContentImage
+    from app.services.images import placement, storage
+    from tests.integration.images_support import png_bytes
+
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    content_id = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        content = db.session.get(Content, content_id)
+        images = []
+        for kind, position, colour in (("featured", 0, (200, 40, 40)), ("in_article", 1, (40, 200, 40))):
+            image = ContentImage(site_id=world["site"], content_id=content_id, kind=kind, position=position,
+                                 alt=f"{kind} alt", caption=f"{kind} caption", status="generated", mime="image/png",
+                                 file_key=f"{world['account']}/{content_id}/{secrets.token_hex(16)}.png")
+            storage.storage().put(image.file_key, png_bytes(16, 16, colour))
+            db.session.add(image)
+            db.session.flush()
+            images.append(image)
+        inline_src = placement.image_src(images[1])
+        content.body_html += f'<figure><img src="{inline_src}" alt="in_article alt"></figure>'
+        db.session.commit()
+        db.session.remove()
+
+    blog.create_mode = "down"  # the images went up, then WordPress went down
+    web = web_signed_in(app, OWNER)
+    web.post(f"/publisher/content/{content_id}/publish", {}, token_from=f"/writer/content/{content_id}")
+    run_worker(app)
+    waiting = publication(app, world, content_id)
+    assert waiting.status == "retrying" and "server error" in waiting.last_error and "503" in waiting.last_error
+    assert len(blog.media) == 2 and blog.posts == {}
+    assert content_status(app, world, content_id) == "approved"
+
+    blog.create_mode = "ok"
+    with app.app_context():
+        assert publish_due(utcnow() + timedelta(minutes=2)) == 1
+    run_worker(app)
+    done = publication(app, world, content_id)
+    assert done.status == "published" and done.problems == []
+    assert len(blog.media) == 2 and len(blog.posts) == 1  # each image once, one post
+    post = next(iter(blog.posts.values()))
+    assert post["featured_media"] == blog.media[0]["id"]
+    assert blog.media[1]["source_url"] in post["content"] and inline_src not in post["content"]
