@@ -411,3 +411,27 @@ def test_an_image_wordpress_refuses_is_not_retried_and_says_what_to_do(app, worl
     assert wp.client.request("GET", "/wp/v2/media", params={"search": "crema", "context": "edit"}) == [] or all(
         "crema" not in (m.get("source_url") or "") for m in wp.client.request("GET", "/wp/v2/media",
                                                                               params={"search": "crema"}))
+
+
+def test_read_back_reports_what_wordpress_changed_on_the_article(app, world, wp):
+    content_id = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        content = db.session.get(Content, content_id)
+        content.slug = content.slug.replace("espresso-at-home", "Espresso-AT-Home")  # WordPress lower-cases slugs
+        sent = content.slug
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, OWNER)
+    publish_by_hand(app, web, content_id)
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    track_terms(wp, pub)
+    posts = wp.posts_with_slug(sent.lower())
+    assert len(posts) == 1 and posts[0]["id"] == pub.wp_post_id
+    expected = f"WordPress gave the post the slug “{sent.lower()}” instead of “{sent}”."
+    assert pub.status == "published" and pub.problems == [expected]
+    assert expected in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        warning = db.session.scalars(select(Notification).where(Notification.level == "warning")).one()
+        assert "differs on WordPress" in warning.title and expected in warning.body
+        db.session.remove()

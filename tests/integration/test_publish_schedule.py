@@ -256,6 +256,17 @@ def test_roles_and_the_module_switch(app):
         db.session.remove()
     assert "Publisher module is turned off" in publication(app, world, content_id).last_error
 
+    # Auto-publish does not fill slots while the module is off.
+    later = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.services.publishing.settings import ensure_settings
+        ensure_settings(world["site"]).auto_publish = True
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        publish_due()
+    assert publication(app, world, later) is None and content_status(app, world, later) == "approved"
+
 
 def test_calendar_list_puts_what_is_still_to_go_out_first_and_pages_through_history(app):
     from app.models import Publication

@@ -240,7 +240,8 @@ def publish_due(now=None) -> int:
                                         .where(PublishSettings.auto_publish.is_(True))))
     for account_id, site_id in sites:
         with tenancy.account_scope(account_id):
-            auto_schedule_site(site_id)
+            if _module_on(account_id):  # with the module off nothing new is put on the schedule
+                auto_schedule_site(site_id)
     hold_unconnected(now)
     started = 0
     for account_id, publication_id in due_publications(now):
