@@ -347,6 +347,12 @@ def test_the_periodic_check_notices_edits_trash_and_deletion_on_wordpress(app, w
     run_worker(app)
     assert any("edited on WordPress" in p for p in publication(app, world, content_id).problems)
     assert "edited on WordPress" in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    # The next periodic check keeps saying so, without putting the post first in line for every later check.
+    checked = publication(app, world, content_id).verified_at
+    with app.app_context():
+        assert recheck_published(utcnow() + timedelta(days=2)) == 1
+    again = publication(app, world, content_id)
+    assert any("edited on WordPress" in p for p in again.problems) and again.verified_at > checked
 
     wp.client.request("DELETE", f"/wp/v2/posts/{pub.wp_post_id}")  # to the trash
     with app.app_context():

@@ -117,14 +117,18 @@ def check_post(publication_id: int, *, fix_missed: bool | None = None) -> dict:
                     apply_move(content, "published", actor="publishing")
         modified = post.get("modified_gmt")
         verified = publication.verified_at
+        edited_before = [p for p in publication.problems or [] if "edited on WordPress" in p]
         if modified and verified and modified > verified.strftime("%Y-%m-%dT%H:%M:%S") \
                 and not any(p.startswith("Missed") for p in problems):
             problems.append(f"The post was edited on WordPress ({modified} UTC) after IGNY8 last sent it.")
+        elif edited_before and not problems:
+            # Still reported until the article is published again; the check itself moves on, so posts
+            # edited there do not stay first in line for every periodic check.
+            problems.extend(edited_before)
         publication.wp_status, publication.wp_link = status, post.get("link") or publication.wp_link
     before = list(publication.problems or [])
     publication.problems = problems
-    if not any("edited on WordPress" in p for p in problems):
-        publication.verified_at = utcnow()  # kept while an edit made there is unresolved, so it stays reported
+    publication.verified_at = utcnow()
     db.session.commit()
     if problems and problems != before:
         notify(account_id=publication.account_id, title=f"“{content.title}” on WordPress"[:200], body=" ".join(problems),
