@@ -174,6 +174,7 @@ def test_someone_elses_post_with_the_same_slug_is_not_overwritten(app, world, wp
     pub = publication(app, world, content_id)
     track_terms(wp, pub)
     assert pub.status == "failed" and f"slug “{slug}” is already used" in pub.last_error
+    assert pub.steps == []  # refused before any image, category or tag was made on WordPress
     assert [p["id"] for p in wp.posts_with_slug(slug)] == [theirs["id"]]
     assert wp.get(f"/wp/v2/posts/{theirs['id']}")["title"]["raw"] == "Their post"
     assert content_status(app, world, content_id) == "approved"

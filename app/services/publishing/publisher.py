@@ -149,7 +149,9 @@ def _adopt_or_refuse(client: WordPressClient, publication: Publication, slug: st
     return None
 
 
-def _create_or_update(client: WordPressClient, publication: Publication, payload: dict) -> dict:
+def _create_or_update(client: WordPressClient, publication: Publication, payload: dict,
+                      looked_up: list | None = None) -> dict:
+    """`looked_up`: the slug lookup made before the images went up, used once (a retry looks up again)."""
     route = f"/wp/v2/{publication.wp_type}"
     if publication.wp_post_id:
         try:
@@ -162,7 +164,7 @@ def _create_or_update(client: WordPressClient, publication: Publication, payload
             publication.wp_post_id = None
             db.session.commit()
     row = records.step(publication, "post", "post")
-    adopted = _adopt_or_refuse(client, publication, payload["slug"])
+    adopted = looked_up.pop() if looked_up else _adopt_or_refuse(client, publication, payload["slug"])
     post = adopted or client.request("POST", route, json=payload)
     records.finish_step(row, wp_id=post["id"], url=post.get("link"), detail={"adopted": bool(adopted)},
                         publication=publication)  # the id is stored the moment WordPress gave it
@@ -248,8 +250,12 @@ def _publish(publication_id: int) -> dict:
     records.mark_publishing(publication)
     try:
         with client_for(site, timeout=current_app.config["WORDPRESS_TIMEOUT_SECONDS"]) as client:
+            looked_up = []
+            if not publication.wp_post_id:
+                # Someone else's post with this slug stops the run before any image or term is made.
+                looked_up.append(_with_retries(lambda: _adopt_or_refuse(client, publication, content.slug)))
             payload = _payload(client, publication, content, site)
-            post = _with_retries(lambda: _create_or_update(client, publication, payload))
+            post = _with_retries(lambda: _create_or_update(client, publication, payload, looked_up))
             post, problems = _with_retries(lambda: read_back(client, publication, payload))
     except TransientError as exc:
         db.session.rollback()
