@@ -198,6 +198,8 @@ def test_republish_updates_the_same_post_then_unpublish_and_trash(app, world, wp
         "excerpt": "Shorter.", "body_html": "<h2>Start</h2><p>Revised text.</p>", "base_version": "1"},
         token_from=f"/writer/content/{content_id}")
     assert saved.status_code == 302
+    stale = web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    assert "Edited since it was sent to WordPress: WordPress has version 1" in stale
     publish_by_hand(app, web, content_id)
     run_worker(app)
 
@@ -207,6 +209,7 @@ def test_republish_updates_the_same_post_then_unpublish_and_trash(app, world, wp
     assert len(posts) == 1 and posts[0]["id"] == first.wp_post_id == second.wp_post_id
     assert posts[0]["title"]["raw"] == "Espresso at home, revised" and "Revised text." in posts[0]["content"]["raw"]
     assert second.published_version == 2 and second.problems == []
+    assert "Edited since it was sent" not in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
 
     web.post(f"/publisher/content/{content_id}/wordpress", {"action": "unpublish"},
              token_from=f"/writer/content/{content_id}")
