@@ -39,6 +39,7 @@ class FakeBlog:
     def __init__(self, server: HTTPServer, *, seo: bool = False) -> None:
         self.posts: dict[int, dict] = {}
         self.creates = 0
+        self.reads = 0  # GETs of single posts (read-backs and checks)
         self.create_mode = "ok"  # ok | 500 | down (503 page) | slow (make the post, answer too late)
         self.lock = threading.Lock()
         self.url = serve_wordpress(server)
@@ -88,6 +89,8 @@ class FakeBlog:
         return json_response(media, 201)
 
     def item(self, request: Request) -> Response:
+        if request.method == "GET":
+            self.reads += 1
         post = self.posts.get(int(request.path.rsplit("/", 1)[1]))
         if post is None:
             return json_response({"code": "rest_post_invalid_id"}, 404)
@@ -409,7 +412,11 @@ def test_a_missed_schedule_is_reported_and_left_alone_when_the_site_says_so(app,
         db.session.remove()
     with app.app_context():
         publish_due()  # the tick checks overdue future posts
-        publish_due()  # and a second tick does not notify again
+        reads = blog.reads
+        publish_due()  # the next tick does not ask WordPress again (nor notify again)…
+        assert blog.reads == reads
+        publish_due(utcnow() + timedelta(minutes=20))  # …but a quarter of an hour later it looks again
+        assert blog.reads == reads + 1
     pub = publication(app, world, content_id)
     assert post["status"] == "future" and pub.status == "future"  # left as it is, as the site asked
     assert any("Missed schedule" in p for p in pub.problems)

@@ -23,6 +23,7 @@ from app.services.writer.status import apply_move
 from app.timeutil import utcnow
 
 MISSED_GRACE = timedelta(minutes=2)
+MISSED_RECHECK = timedelta(minutes=15)
 ORPHAN_AFTER = timedelta(minutes=5)  # "queued" this long with no live job: its hand-over to a worker was lost
 QUEUE_RETRY = timedelta(minutes=1)
 RECHECK_AFTER = timedelta(hours=24)
@@ -268,7 +269,11 @@ def publish_due(now=None) -> int:
                 db.session.commit()
     with tenancy.all_accounts():
         overdue = list(db.session.execute(select(Publication.account_id, Publication.id).where(
-            Publication.status == "future", Publication.scheduled_at < now - MISSED_GRACE)))
+            Publication.status == "future", Publication.scheduled_at < now - MISSED_GRACE,
+            # Checked at once after its time, then every quarter hour while it stays missed (when the site
+            # does not want it fixed, or WordPress does not answer), not on every tick.
+            or_(Publication.verified_at.is_(None), Publication.verified_at < Publication.scheduled_at,
+                Publication.verified_at < now - MISSED_RECHECK))))
     for account_id, publication_id in overdue:
         with tenancy.account_scope(account_id):
             try:
