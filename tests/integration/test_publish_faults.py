@@ -475,3 +475,18 @@ def test_wordpress_down_after_the_images_went_up_publishes_later_with_each_image
     post = next(iter(blog.posts.values()))
     assert post["featured_media"] == blog.media[0]["id"]
     assert blog.media[1]["source_url"] in post["content"] and inline_src not in post["content"]
+
+
+def test_publishing_to_an_address_that_is_not_wordpress_says_so_and_how_to_find_out_why(app, server):
+    server.expect_request("/").respond_with_data("<html><body>Just a shop</body></html>", content_type="text/html")
+    server.expect_request("/wp-json/").respond_with_data("<html>Not found</html>", status=404,
+                                                         content_type="text/html")
+    world = connected_site(app, url=server.url_for("").rstrip("/"), username=USERNAME, app_password=APP_PASSWORD)
+    content_id = approved_article(app, world)
+    web = web_signed_in(app, OWNER)
+    web.post(f"/publisher/content/{content_id}/publish", {}, token_from=f"/writer/content/{content_id}")
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    assert pub.status == "failed" and pub.attempts == 1
+    assert "No WordPress REST API was found" in pub.last_error and "run Test connection" in pub.last_error
+    assert content_status(app, world, content_id) == "approved"

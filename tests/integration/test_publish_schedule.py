@@ -200,8 +200,14 @@ def test_calendar_month_and_list_and_the_move_form(app):
     assert "Cold brew guide" in listing and "Coffee Blog" in listing
     assert web.get("/publisher/calendar?month=2026-13").status_code == 422
 
-    form = web.client.get(f"/publisher/content/{content_id}/move", headers={"HX-Request": "true"})
+    form = web.client.get(f"/publisher/content/{content_id}/move", headers={
+        "HX-Request": "true", "HX-Current-URL": f"http://localhost/publisher/calendar?view=list&site={world['site']}"})
     assert form.status_code == 200 and 'hx-post="/publisher/content/' in form.get_data(as_text=True)
+    # Moving brings you back to the calendar you were looking at (its site filter kept).
+    assert f'name="next" value="/publisher/calendar?view=list&amp;site={world["site"]}"' in form.get_data(as_text=True)
+    elsewhere = web.client.get(f"/publisher/content/{content_id}/move", headers={
+        "HX-Request": "true", "HX-Current-URL": "https://evil.example.com/phish"}).get_data(as_text=True)
+    assert 'name="next" value="/publisher/calendar?view=list"' in elsewhere
     bad = web.client.post(f"/publisher/content/{content_id}/schedule", headers={"HX-Request": "true"},
                           data={"when": "25:00", "from": "calendar", "csrf_token": csrf_token(web.client, "/publisher/calendar")})
     assert bad.status_code == 422 and "Choose a date and time" in bad.get_data(as_text=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -159,8 +160,13 @@ def _move_form(content_id: int, *, error=None, status: int = 200):
     content = content_service.get_content(content_id, with_body=False)
     publication = records.publication_for(content)
     site = site_service.get_site(content.site_id)
+    # Back to the calendar page the form was opened from (its site filter and page), else the list.
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    back = request.form.get("next") or (current.path + (f"?{current.query}" if current.query else ""))
+    if not back.startswith("/publisher/calendar"):
+        back = url_for("publisher.calendar", view="list")
     return make_response(render_template("publisher/_move.html", content=content, publication=publication,
-                                         site=site, error=error, tz=ZoneInfo), status)
+                                         site=site, error=error, tz=ZoneInfo, back=back), status)
 
 
 @bp.route("/content/<int:content_id>/move")

@@ -65,6 +65,9 @@ def plain_reason(exc: WordPressError, site: Site) -> str:
         return (f"The WordPress user “{site.wp_username}” is not allowed to do this on {site.name} ({said.rstrip('.')}), "
                 "so nothing was published. In WordPress open Users → All Users and give it the Editor or "
                 "Administrator role, then publish again.")
+    if exc.reason in ("no_rest_api", "blocked", "not_json", "redirect"):
+        return (f"{exc.message.rstrip('.')}. Nothing was published. Open {site.name}'s page and run Test connection: "
+                "it names the cause (wrong address, REST API blocked, a redirect) and the fix.")
     return exc.message
 
 
