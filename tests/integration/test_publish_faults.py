@@ -490,3 +490,26 @@ def test_publishing_to_an_address_that_is_not_wordpress_says_so_and_how_to_find_
     assert pub.status == "failed" and pub.attempts == 1
     assert "No WordPress REST API was found" in pub.last_error and "run Test connection" in pub.last_error
     assert content_status(app, world, content_id) == "approved"
+
+
+def test_a_scheduled_article_that_fails_for_good_goes_back_to_approved_and_shows_as_failed(app, server):
+    blog = FakeBlog(server)
+    world = _world(app, blog)
+    web = web_signed_in(app, OWNER)
+    content_id = _due_article(app, world, web)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        slug = db.session.get(Content, content_id).slug
+        db.session.remove()
+    blog.posts[500] = {"id": 500, "slug": slug, "status": "publish", "title": "Their post", "content": "<p>theirs</p>"}
+    assert content_status(app, world, content_id) == "scheduled"
+    with app.app_context():
+        assert publish_due() == 1
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    assert pub.status == "failed" and "already used" in pub.last_error
+    assert content_status(app, world, content_id) == "approved"  # not "Scheduled" for something that will not go out
+    assert blog.creates == 0 and blog.posts[500]["title"] == "Their post"
+    listing = web.get("/publisher/calendar?view=list").get_data(as_text=True)
+    assert ">Failed</span>" in listing and "already used" in listing
+    with app.app_context():
+        assert publish_due(utcnow() + timedelta(hours=1)) == 0  # not tried again behind anyone's back

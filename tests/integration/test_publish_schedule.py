@@ -261,6 +261,7 @@ def test_roles_and_the_module_switch(app):
         assert job.status == "failed" and "Publisher module is turned off" in job.error
         db.session.remove()
     assert "Publisher module is turned off" in publication(app, world, content_id).last_error
+    assert content_status(app, world, content_id) == "approved"  # not left "Scheduled" for a post that never goes out
 
     # Auto-publish does not fill slots while the module is off.
     later = approved_article(app, world)

@@ -35,6 +35,8 @@ def marker_comment(publication: Publication) -> str:
 
 def _fail(publication: Publication, content: Content, message: str, *, notify_users: bool = True) -> None:
     publication.status, publication.last_error, publication.next_attempt_at = "failed", message, None
+    if content.status == "scheduled":  # it is not going out at its time any more: approved, to schedule again
+        apply_move(content, "approved", actor="publishing")
     db.session.commit()
     if notify_users:
         # Whoever started the job hears of the failure from the job itself: one notice each, not two.

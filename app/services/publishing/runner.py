@@ -168,9 +168,15 @@ class PublishArticle(JobKind):
                                  last_error="The worker publishing this article stopped; trying again."))
             # Refused before it started (module switched off, cancelled): say why on the article.
             error = conn.execute(select(Job.__table__.c.error).where(Job.__table__.c.id == job.id)).scalar()
-            conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
-                                                     PUBLICATIONS.c.status == "queued")
-                         .values(status="failed", last_error=f"Publishing did not run: {error or 'the job stopped.'}"))
+            refused = conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
+                                                               PUBLICATIONS.c.status == "queued")
+                                   .values(status="failed",
+                                           last_error=f"Publishing did not run: {error or 'the job stopped.'}")).rowcount
+        if refused:  # a scheduled article that will not go out at its time is approved again (the caller commits)
+            content = db.session.scalars(select(Content).join(Publication, Publication.content_id == Content.id)
+                                         .where(Publication.id == publication_id)).first()
+            if content is not None and content.status == "scheduled":
+                apply_move(content, "approved", actor="publishing")
 
 
 def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
@@ -263,8 +269,12 @@ def publish_due(now=None) -> int:
                 publication = db.session.get(Publication, publication_id)
                 if _module_on(account_id):  # the queue was down: the article keeps its turn and is tried again
                     publication.status, publication.next_attempt_at = "retrying", now + QUEUE_RETRY
+                    content = db.session.get(Content, publication.content_id)
+                    if content.status == "approved" and publication.scheduled_at:  # undo the job's refusal hook
+                        apply_move(content, "scheduled", actor="publishing")
                 else:
                     publication.status = "failed"
+                    _back_to_approved(publication)
                 publication.last_error = exc.message
                 db.session.commit()
     with tenancy.all_accounts():
