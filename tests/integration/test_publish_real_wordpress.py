@@ -404,6 +404,10 @@ def test_a_login_password_or_a_user_without_rights_stops_at_once_with_the_fix_an
         # One notice for the one person who clicked (from the job), carrying the same plain reason.
         assert [(n.user_id, n.body) for n in notices] == [(world["owner"], pub.last_error)]
         db.session.remove()
+    # The sites list shows the connection as failing, and the site's WordPress card says why.
+    assert ">Failing</span>" in web.get("/sites/").get_data(as_text=True)
+    card = web.get(f"/sites/{world['site']}").get_data(as_text=True).replace("&#34;", '"').replace("&#39;", "'")
+    assert "was refused. " + pub.last_error in card
 
 
 def test_an_image_wordpress_refuses_is_not_retried_and_says_what_to_do(app, world, wp):

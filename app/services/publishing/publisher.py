@@ -52,17 +52,26 @@ CANNOT_CODES = {"rest_cannot_publish", "rest_cannot_create", "rest_cannot_edit",
                 "rest_cannot_create_term", "rest_forbidden_status", "rest_cannot_edit_others"}
 
 
+def _refused_sign_in(exc: WordPressError) -> bool:
+    problem = exc.data or {}
+    # A GET of posts "in any status" refused as anonymous means the sign-in was ignored, too.
+    forbidden_status = exc.wp_code == "rest_invalid_param" and "status" in (problem.get("data") or {}).get("params", {})
+    return exc.status == 401 or exc.reason == "unauthorized" or forbidden_status
+
+
+def _missing_rights(exc: WordPressError) -> bool:
+    return exc.status == 403 and (exc.wp_code in CANNOT_CODES or (exc.wp_code or "").startswith("rest_cannot"))
+
+
 def plain_reason(exc: WordPressError, site: Site) -> str:
     """Why publishing stopped, in plain words with the fix, for the failures a person must fix on WordPress."""
     problem = exc.data or {}
-    forbidden_status = exc.wp_code == "rest_invalid_param" and "status" in (problem.get("data") or {}).get("params", {})
-    if exc.status == 401 or exc.reason == "unauthorized" or forbidden_status:
-        # A GET of posts "in any status" refused as anonymous means the sign-in was ignored, too.
+    if _refused_sign_in(exc):
         return (f"WordPress did not accept the user name and application password saved for {site.name}, so "
                 "nothing was published. The normal login password never works here, and an application "
                 "password can be revoked. Open the site's page, run Test connection (it names the cause), save "
                 "a new application password if needed, then publish again.")
-    if exc.status == 403 and (exc.wp_code in CANNOT_CODES or (exc.wp_code or "").startswith("rest_cannot")):
+    if _missing_rights(exc):
         said = problem.get("message") or exc.message
         return (f"The WordPress user “{site.wp_username}” is not allowed to do this on {site.name} ({said.rstrip('.')}), "
                 "so nothing was published. In WordPress open Users → All Users and give it the Editor or "
@@ -71,6 +80,14 @@ def plain_reason(exc: WordPressError, site: Site) -> str:
         return (f"{exc.message.rstrip('.')}. Nothing was published. Open {site.name}'s page and run Test connection: "
                 "it names the cause (wrong address, REST API blocked, a redirect) and the fix.")
     return exc.message
+
+
+def _mark_connection_failing(site: Site, message: str) -> None:
+    """The sites list and the site's WordPress card show the connection as failing, with the reason, until the
+    next connection test (automation stops publishing to it, too)."""
+    site.wp_health = "failed"
+    site.wp_check = {"health": "failed", "checks": [], "url": site.wp_url,
+                     "summary": f"Publishing on {utcnow():%Y-%m-%d %H:%M} UTC was refused. {message}"}
 
 
 def people_to_tell(publication: Publication) -> list[int]:
@@ -268,6 +285,8 @@ def _publish(publication_id: int) -> dict:
     except (WordPressError, DomainError) as exc:
         db.session.rollback()
         message = plain_reason(exc, site) if isinstance(exc, WordPressError) else exc.message
+        if isinstance(exc, WordPressError) and (_refused_sign_in(exc) or _missing_rights(exc)):
+            _mark_connection_failing(site, message)
         _fail(publication, content, message)
         raise DomainError(message) from exc
     result = {"publication_id": publication_id, "wp_post_id": publication.wp_post_id, "link": post.get("link"),
