@@ -177,7 +177,7 @@ def test_connect_check_approve_autoschedule_and_publish_now(app, page: Page, liv
         due += timedelta(days=1)
     page.reload()
     expect(page.get_by_test_id("content-status")).to_have_text("Scheduled")
-    expect(page.get_by_test_id("publication-state")).to_have_text("scheduled")
+    expect(page.get_by_test_id("publication-state")).to_have_text("Scheduled")
     expect(page.get_by_test_id("scheduled-at")).to_have_text(due.strftime("%a %d %b %Y %H:%M"))
 
     # The calendar shows it: in the list, and in the month grid of its day.
@@ -192,10 +192,22 @@ def test_connect_check_approve_autoschedule_and_publish_now(app, page: Page, liv
     cell.get_by_role("link", name=title).click()
     expect(page).to_have_url(article_url)
 
+    # Move it to another time from the calendar's list (an htmx form in the row).
+    page.goto("/publisher/calendar?view=list")
+    row = page.get_by_test_id("calendar-item").filter(has_text=title)
+    row.get_by_role("button", name="Move").click()
+    moved = due + timedelta(days=1, hours=1)
+    row.get_by_label("New time").fill(moved.strftime("%Y-%m-%dT%H:%M"))
+    row.get_by_role("button", name="Move", exact=True).click()
+    expect(page.get_by_test_id("calendar-item").filter(has_text=title)).to_contain_text(
+        moved.strftime("%a %d %b %Y %H:%M"))
+    page.goto(article_url)
+    expect(page.get_by_test_id("scheduled-at")).to_have_text(moved.strftime("%a %d %b %Y %H:%M"))
+
     # Publish now: the worker publishes it, and the article links to the live post.
     page.get_by_test_id("publish-now").click()
     expect(flash(page)).to_contain_text("Publishing started")
-    panel_state(page, "published")
+    panel_state(page, "Published")
     expect(page.get_by_test_id("content-status")).to_have_text("Published")
     expect(page.get_by_test_id("publish-problem")).to_have_count(0)
     link = page.get_by_test_id("wp-link")

@@ -22,6 +22,7 @@ from app.services.publishing.publisher import marker_comment, publish_publicatio
 from app.services.publishing.runner import check_post, publish_due, recheck_published
 from app.services.publishing.schedule import schedule_at
 from app.services.publishing.settings import settings_for
+from app.services.publishing.wordpress import PermanentError
 from app.timeutil import utcnow
 from tests.integration.helpers import signed_in
 from tests.integration.publish_support import (
@@ -91,6 +92,8 @@ def test_publish_now_makes_one_post_with_terms_and_verifies_it(app, world, wp):
     with app.app_context(), tenancy.account_scope(world["account"]):
         assert "no writable SEO meta" in settings_for(world["site"]).seo_note
     assert "no writable SEO meta" in web.get(f"/publisher/sites/{world['site']}/schedule").get_data(as_text=True)
+    connection = web.get(f"/sites/{world['site']}").get_data(as_text=True)  # and on the connection itself, once
+    assert connection.count("no writable SEO meta") == 1
 
 
 def test_double_click_and_two_workers_at_once_make_one_post(app, world, wp):
@@ -171,6 +174,7 @@ def test_someone_elses_post_with_the_same_slug_is_not_overwritten(app, world, wp
     pub = publication(app, world, content_id)
     track_terms(wp, pub)
     assert pub.status == "failed" and f"slug “{slug}” is already used" in pub.last_error
+    assert pub.steps == []  # refused before any image, category or tag was made on WordPress
     assert [p["id"] for p in wp.posts_with_slug(slug)] == [theirs["id"]]
     assert wp.get(f"/wp/v2/posts/{theirs['id']}")["title"]["raw"] == "Their post"
     assert content_status(app, world, content_id) == "approved"
@@ -194,6 +198,8 @@ def test_republish_updates_the_same_post_then_unpublish_and_trash(app, world, wp
         "excerpt": "Shorter.", "body_html": "<h2>Start</h2><p>Revised text.</p>", "base_version": "1"},
         token_from=f"/writer/content/{content_id}")
     assert saved.status_code == 302
+    stale = web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    assert "Edited since it was sent to WordPress: WordPress has version 1" in stale
     publish_by_hand(app, web, content_id)
     run_worker(app)
 
@@ -203,6 +209,7 @@ def test_republish_updates_the_same_post_then_unpublish_and_trash(app, world, wp
     assert len(posts) == 1 and posts[0]["id"] == first.wp_post_id == second.wp_post_id
     assert posts[0]["title"]["raw"] == "Espresso at home, revised" and "Revised text." in posts[0]["content"]["raw"]
     assert second.published_version == 2 and second.problems == []
+    assert "Edited since it was sent" not in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
 
     web.post(f"/publisher/content/{content_id}/wordpress", {"action": "unpublish"},
              token_from=f"/writer/content/{content_id}")
@@ -344,6 +351,12 @@ def test_the_periodic_check_notices_edits_trash_and_deletion_on_wordpress(app, w
     run_worker(app)
     assert any("edited on WordPress" in p for p in publication(app, world, content_id).problems)
     assert "edited on WordPress" in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    # The next periodic check keeps saying so, without putting the post first in line for every later check.
+    checked = publication(app, world, content_id).verified_at
+    with app.app_context():
+        assert recheck_published(utcnow() + timedelta(days=2)) == 1
+    again = publication(app, world, content_id)
+    assert any("edited on WordPress" in p for p in again.problems) and again.verified_at > checked
 
     wp.client.request("DELETE", f"/wp/v2/posts/{pub.wp_post_id}")  # to the trash
     with app.app_context():
@@ -358,3 +371,81 @@ def test_the_periodic_check_notices_edits_trash_and_deletion_on_wordpress(app, w
         db.session.remove()
     assert "The post was deleted on WordPress." in result["problems"]
     assert publication(app, world, content_id).wp_post_id is None
+
+
+@pytest.mark.parametrize("who", ["login_password", "no_publish"])
+def test_a_login_password_or_a_user_without_rights_stops_at_once_with_the_fix_and_makes_no_post(
+        app, wp, real_wordpress, who):
+    user = real_wordpress.admin if who == "login_password" else real_wordpress.no_publish
+    password = user.password if who == "login_password" else user.app_password
+    world = connected_site(app, url=real_wordpress.url, username=user.username, app_password=password)
+    content_id = approved_article(app, world)
+    slug = slug_of(app, world, content_id)
+    web = signed_in(app, OWNER)
+    publish_by_hand(app, web, content_id)
+    run_worker(app)
+
+    pub = publication(app, world, content_id)
+    track_terms(wp, pub)  # an editor without publish rights may still make categories; removed afterwards
+    assert wp.posts_with_slug(slug) == []
+    assert pub.status == "failed" and pub.attempts == 1 and pub.next_attempt_at is None  # no retries
+    assert "nothing was published" in pub.last_error
+    if who == "login_password":
+        assert "did not accept the user name and application password" in pub.last_error
+        assert "Test connection" in pub.last_error
+    else:
+        assert f"“{user.username}” is not allowed" in pub.last_error and "Editor or Administrator" in pub.last_error
+        assert "not allowed to publish posts" in pub.last_error  # WordPress's own words, too
+    assert content_status(app, world, content_id) == "approved"
+    assert pub.last_error in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True).replace(
+        "&#34;", '"').replace("&#39;", "'")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        notices = db.session.scalars(select(Notification).where(Notification.level == "error")).all()
+        # One notice for the one person who clicked (from the job), carrying the same plain reason.
+        assert [(n.user_id, n.body) for n in notices] == [(world["owner"], pub.last_error)]
+        db.session.remove()
+    # The sites list shows the connection as failing, and the site's WordPress card says why.
+    assert ">Failing</span>" in web.get("/sites/").get_data(as_text=True)
+    card = web.get(f"/sites/{world['site']}").get_data(as_text=True).replace("&#34;", '"').replace("&#39;", "'")
+    assert "was refused. " + pub.last_error in card
+
+
+def test_an_image_wordpress_refuses_is_not_retried_and_says_what_to_do(app, world, wp):
+    content_id = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        pub = records.ensure_publication(db.session.get(Content, content_id))
+        db.session.commit()
+        with pytest.raises(PermanentError) as caught:  # PNG by name and type, but not an image inside
+            upload_media(wp.client, pub, data=b"this is not a picture", filename="crema.png", mime="image/png")
+        db.session.remove()
+    message = caught.value.message
+    assert not caught.value.transient
+    assert "WordPress refused the image “crema.png”" in message and "not allowed to upload this file type" in message
+    assert "Nothing was published" in message and "Replace the image" in message
+    assert wp.client.request("GET", "/wp/v2/media", params={"search": "crema", "context": "edit"}) == [] or all(
+        "crema" not in (m.get("source_url") or "") for m in wp.client.request("GET", "/wp/v2/media",
+                                                                              params={"search": "crema"}))
+
+
+def test_read_back_reports_what_wordpress_changed_on_the_article(app, world, wp):
+    content_id = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        content = db.session.get(Content, content_id)
+        content.slug = content.slug.replace("espresso-at-home", "Espresso-AT-Home")  # WordPress lower-cases slugs
+        sent = content.slug
+        db.session.commit()
+        db.session.remove()
+    web = signed_in(app, OWNER)
+    publish_by_hand(app, web, content_id)
+    run_worker(app)
+    pub = publication(app, world, content_id)
+    track_terms(wp, pub)
+    posts = wp.posts_with_slug(sent.lower())
+    assert len(posts) == 1 and posts[0]["id"] == pub.wp_post_id
+    expected = f"WordPress gave the post the slug “{sent.lower()}” instead of “{sent}”."
+    assert pub.status == "published" and pub.problems == [expected]
+    assert expected in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        warning = db.session.scalars(select(Notification).where(Notification.level == "warning")).one()
+        assert "differs on WordPress" in warning.title and expected in warning.body
+        db.session.remove()

@@ -119,7 +119,16 @@ def test_scheduling_by_hand_in_the_sites_timezone_and_bad_times(app):
     assert publication(app, world, content_id).scheduled_at == later.astimezone(UTC)
 
     web.post(f"/publisher/content/{content_id}/unschedule", {}, token_from=f"/writer/content/{content_id}")
-    assert content_status(app, world, content_id) == "approved" and publication(app, world, content_id) is None
+    off = publication(app, world, content_id)
+    assert content_status(app, world, content_id) == "approved" and off.scheduled_at is None
+    # Auto-publish leaves an article someone took off the schedule alone.
+    assert _save(web, world["site"], auto_publish="on").status_code == 302
+    with app.app_context():
+        publish_due()
+    assert content_status(app, world, content_id) == "approved"
+    assert publication(app, world, content_id).scheduled_at is None
+    assert 'data-testid="calendar-item"' not in web.get("/publisher/calendar?view=list").get_data(as_text=True)
+    assert "Off the schedule" in web.get(f"/publisher/content/{content_id}/panel").get_data(as_text=True)
 
     draft = approved_article(app, world, status="draft")
     page = web.client.post(f"/publisher/content/{draft}/publish",
@@ -191,8 +200,14 @@ def test_calendar_month_and_list_and_the_move_form(app):
     assert "Cold brew guide" in listing and "Coffee Blog" in listing
     assert web.get("/publisher/calendar?month=2026-13").status_code == 422
 
-    form = web.client.get(f"/publisher/content/{content_id}/move", headers={"HX-Request": "true"})
+    form = web.client.get(f"/publisher/content/{content_id}/move", headers={
+        "HX-Request": "true", "HX-Current-URL": f"http://localhost/publisher/calendar?view=list&site={world['site']}"})
     assert form.status_code == 200 and 'hx-post="/publisher/content/' in form.get_data(as_text=True)
+    # Moving brings you back to the calendar you were looking at (its site filter kept).
+    assert f'name="next" value="/publisher/calendar?view=list&amp;site={world["site"]}"' in form.get_data(as_text=True)
+    elsewhere = web.client.get(f"/publisher/content/{content_id}/move", headers={
+        "HX-Request": "true", "HX-Current-URL": "https://evil.example.com/phish"}).get_data(as_text=True)
+    assert 'name="next" value="/publisher/calendar?view=list"' in elsewhere
     bad = web.client.post(f"/publisher/content/{content_id}/schedule", headers={"HX-Request": "true"},
                           data={"when": "25:00", "from": "calendar", "csrf_token": csrf_token(web.client, "/publisher/calendar")})
     assert bad.status_code == 422 and "Choose a date and time" in bad.get_data(as_text=True)
@@ -246,3 +261,82 @@ def test_roles_and_the_module_switch(app):
         assert job.status == "failed" and "Publisher module is turned off" in job.error
         db.session.remove()
     assert "Publisher module is turned off" in publication(app, world, content_id).last_error
+    assert content_status(app, world, content_id) == "approved"  # not left "Scheduled" for a post that never goes out
+
+    # Auto-publish does not fill slots while the module is off.
+    later = approved_article(app, world)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.services.publishing.settings import ensure_settings
+        ensure_settings(world["site"]).auto_publish = True
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        publish_due()
+    assert publication(app, world, later) is None and content_status(app, world, later) == "approved"
+
+
+def test_calendar_list_puts_what_is_still_to_go_out_first_and_pages_through_history(app):
+    from app.models import Publication
+
+    world = _world(app)
+    web = signed_in(app, OWNER)
+    upcoming = approved_article(app, world, title="Upcoming tomorrow")
+    when = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    web.post(f"/publisher/content/{upcoming}/schedule", {"when": when}, token_from=f"/writer/content/{upcoming}")
+    history = [approved_article(app, world, title=f"Old post {n:03d}", status="published") for n in range(60)]
+    failed = approved_article(app, world, title="Broken one")
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        from app.models import Content
+        from app.services.publishing import records
+        for n, content_id in enumerate(history):  # months of published history
+            row = records.ensure_publication(db.session.get(Content, content_id))
+            row.status, row.published_at = "published", utcnow() - timedelta(days=200 - n)
+        broken = records.ensure_publication(db.session.get(Content, failed))
+        broken.status, broken.last_error = "failed", "WordPress refused it."
+        db.session.commit()
+        assert db.session.query(Publication).count() == 62
+        db.session.remove()
+
+    first = web.get("/publisher/calendar?view=list").get_data(as_text=True)
+    assert first.count('data-testid="calendar-item"') == 50
+    order = [first.find(t) for t in ("Broken one", "Upcoming tomorrow", "Old post 059", "Old post 012")]
+    assert -1 not in order, (order, first[first.find("calendar-list"):][:3000])
+    assert order == sorted(order)  # failed, then upcoming, then history newest first
+    assert "Old post 011" not in first and "Page 1 of 2 · 62 items" in first
+    second = web.get("/publisher/calendar?view=list&page=2").get_data(as_text=True)
+    assert second.count('data-testid="calendar-item"') == 12 and "Old post 000" in second
+    assert "Upcoming tomorrow" not in second and 'rel="prev"' in second
+
+
+def test_editors_see_and_act_only_on_granted_sites_and_viewers_never_act(app):
+    world = _world(app)
+    tea, _ = add_site(app, world["account"], "Tea Blog", ("Green",))
+    tea_world = {**world, "site": tea, "sector": _[0]}
+    coffee_article = approved_article(app, world, title="Coffee only article")
+    tea_article = approved_article(app, tea_world, title="Tea only article")
+    web = signed_in(app, OWNER)
+    when = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    for content_id in (coffee_article, tea_article):
+        web.post(f"/publisher/content/{content_id}/schedule", {"when": when}, token_from=f"/writer/content/{content_id}")
+    add_member(app, world["account"], email="ed@acme.example.com", role="editor", site_ids=[world["site"]])
+    add_member(app, world["account"], email="vi@acme.example.com", role="viewer", site_ids=[world["site"], tea])
+
+    editor = signed_in(app, "ed@acme.example.com")
+    for view in ("list", "month"):
+        page = editor.get(f"/publisher/calendar?view={view}&month={when[:7]}").get_data(as_text=True)
+        assert "Coffee only article" in page and "Tea only article" not in page and "Tea Blog" not in page
+    assert editor.get(f"/publisher/calendar?site={tea}").status_code == 404
+    for url in (f"/publisher/content/{tea_article}/publish", f"/publisher/content/{tea_article}/unschedule"):
+        assert editor.post(url, {}, token_from="/publisher/calendar").status_code == 404
+    assert content_status(app, tea_world, tea_article) == "scheduled"
+
+    viewer = signed_in(app, "vi@acme.example.com")
+    assert "Tea only article" in viewer.get("/publisher/calendar?view=list").get_data(as_text=True)
+    for url, data in ((f"/publisher/content/{coffee_article}/unschedule", {}),
+                      (f"/publisher/content/{coffee_article}/wordpress", {"action": "check"}),
+                      (f"/publisher/content/{coffee_article}/schedule", {"next_free": "1"}),
+                      (f"/sites/{world['site']}/wordpress/test", {})):
+        assert viewer.post(url, data, token_from="/publisher/calendar").status_code == 403, url
+    listing = viewer.get("/publisher/calendar?view=list").get_data(as_text=True)
+    assert ">Move</button>" not in listing
+    assert content_status(app, world, coffee_article) == "scheduled"

@@ -231,3 +231,21 @@ def _owner_id(account_id: int) -> int:
     from app.models import User
 
     return db.session.scalars(sa.select(User.id).where(User.account_id == account_id)).first()
+
+
+def test_a_failing_connection_test_is_not_shown_as_succeeded_and_the_sites_list_says_failing(app, real_wordpress):
+    account_id, site_id = _owner_with_site(app)
+    web = signed_in(app, OWNER)
+    assert _save(web, site_id, wp_url=real_wordpress.url, username=real_wordpress.admin.username,
+                 app_password=real_wordpress.admin.password).status_code == 302  # the login password
+    started = web.client.post(f"/sites/{site_id}/wordpress/test", headers=HTMX,
+                              data={"csrf_token": _token(web, site_id)})
+    job_id = int(re.search(r'id="job-(\d+)"', started.get_data(as_text=True)).group(1))
+    run_worker(app)
+
+    done = web.client.get(f"/jobs/{job_id}/progress", headers=HTMX).get_data(as_text=True)
+    assert "Done: problems found" in done and ">Succeeded<" not in done
+    page = web.get(f"/sites/{site_id}").get_data(as_text=True)
+    assert "login password is never accepted" in page and "Application Passwords, add one named" in page
+    listing = web.get("/sites/").get_data(as_text=True)
+    assert ">Failing</span>" in listing and "tested " in listing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -11,6 +12,7 @@ from flask_login import current_user
 from app.errors import ValidationError
 from app.blueprints.publisher import bp
 from app.htmx import hx_redirect, is_htmx
+from app.params import page_arg
 from app.permissions import require, requires
 from app.services.accounts import sites as site_service
 from app.services.publishing import calendar as calendar_service
@@ -45,12 +47,14 @@ def calendar():
     if view == "month":
         start, end = calendar_service.month_bounds(month)
         entries = calendar_service.items(site_id=site_id, start=start, end=end)
+        pager = None
     else:
-        entries = calendar_service.items(site_id=site_id)
+        pager = calendar_service.list_page(site_id=site_id, page=page_arg(request.args))
+        entries = pager.items
     prev_month = (month.replace(day=1) - timedelta(days=1)).replace(day=1)
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     response = make_response(render_template(
-        "publisher/calendar.html", view=view, month=month, entries=entries, site_id=site_id,
+        "publisher/calendar.html", view=view, month=month, entries=entries, site_id=site_id, pager=pager,
         weeks=calendar_service.month_grid(month, entries) if view == "month" else None,
         sites=site_service.list_sites(include_inactive=False), prev_month=prev_month, next_month=next_month))
     response.headers["Vary"] = "HX-Request"
@@ -156,8 +160,13 @@ def _move_form(content_id: int, *, error=None, status: int = 200):
     content = content_service.get_content(content_id, with_body=False)
     publication = records.publication_for(content)
     site = site_service.get_site(content.site_id)
+    # Back to the calendar page the form was opened from (its site filter and page), else the list.
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    back = request.form.get("next") or (current.path + (f"?{current.query}" if current.query else ""))
+    if not back.startswith("/publisher/calendar"):
+        back = url_for("publisher.calendar", view="list")
     return make_response(render_template("publisher/_move.html", content=content, publication=publication,
-                                         site=site, error=error, tz=ZoneInfo), status)
+                                         site=site, error=error, tz=ZoneInfo, back=back), status)
 
 
 @bp.route("/content/<int:content_id>/move")

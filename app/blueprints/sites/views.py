@@ -20,6 +20,7 @@ from app.services.accounts import sites as site_service
 from app.services import thinker as thinker_service
 from app.services.ai import settings as ai_settings
 from app.services.publishing import connection as connection_service
+from app.services.publishing import settings as publish_settings
 
 
 def _industry_choices():
@@ -84,7 +85,8 @@ def detail_page(site, *, wp_form: WordPressConnectionForm | None = None, status:
     return make_response(render_template(
         "sites/detail.html", site=site, sector_form=form, delete_form=DeleteSiteForm(prefix="del"),
         last_check=site_service.latest_check(site.id), wp_form=wp_form,
-        wp_job=connection_service.latest_doctor_job(site.id)), status)
+        wp_job=connection_service.latest_doctor_job(site.id),
+        seo_note=publish_settings.settings_for(site.id).seo_note if site.wp_connected else ""), status)
 
 
 def _edit_page(site, form: SiteForm, *, defaults_form: SiteDefaultsForm | None = None,

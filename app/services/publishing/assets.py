@@ -83,7 +83,10 @@ def upload_media(client: WordPressClient, publication: Publication, *, data: byt
                 raise PermanentError(f"WordPress refused the image “{filename}” ({len(data) / 1e6:.1f} MB) as too "
                                      "large: raise the server's upload limit or use a smaller image.",
                                      reason="too_large", status=413) from exc
-            raise PermanentError(f"WordPress refused the image “{filename}”: {exc.message}", reason=exc.reason,
+            said = (exc.data or {}).get("message") or exc.message
+            raise PermanentError(f"WordPress refused the image “{filename}” ({said.rstrip('.')}). Nothing was "
+                                 "published. Replace the image (JPEG or PNG are taken everywhere) or allow this "
+                                 "file type on the site, then publish again.", reason=exc.reason,
                                  status=exc.status, wp_code=exc.wp_code) from exc
     else:
         media = found[0]

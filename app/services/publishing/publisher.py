@@ -16,7 +16,7 @@ from sqlalchemy.orm import undefer
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Content, Publication, Site, User
+from app.models import Content, Job, Publication, Site, User
 from app.services.notifications import notify
 from app.services.publishing import assets, records, seo
 from app.services.publishing.connection import WAITING_FOR_CONNECTION, client_for
@@ -35,10 +35,59 @@ def marker_comment(publication: Publication) -> str:
 
 def _fail(publication: Publication, content: Content, message: str, *, notify_users: bool = True) -> None:
     publication.status, publication.last_error, publication.next_attempt_at = "failed", message, None
+    if content.status == "scheduled":  # it is not going out at its time any more: approved, to schedule again
+        apply_move(content, "approved", actor="publishing")
     db.session.commit()
     if notify_users:
-        notify(account_id=publication.account_id, title=f"Publishing “{content.title}” failed"[:200], body=message,
-               link=f"/writer/content/{content.id}", level="error", user_ids=people_to_tell(publication))
+        # Whoever started the job hears of the failure from the job itself: one notice each, not two.
+        starter = db.session.scalar(select(Job.created_by_id).where(Job.id == publication.job_id)) \
+            if publication.job_id else None
+        user_ids = [u for u in people_to_tell(publication) if u != starter]
+        if user_ids:
+            notify(account_id=publication.account_id, title=f"Publishing “{content.title}” failed"[:200],
+                   body=message, link=f"/writer/content/{content.id}", level="error", user_ids=user_ids)
+
+
+CANNOT_CODES = {"rest_cannot_publish", "rest_cannot_create", "rest_cannot_edit", "rest_cannot_assign_term",
+                "rest_cannot_create_term", "rest_forbidden_status", "rest_cannot_edit_others"}
+
+
+def _refused_sign_in(exc: WordPressError) -> bool:
+    problem = exc.data or {}
+    # A GET of posts "in any status" refused as anonymous means the sign-in was ignored, too.
+    forbidden_status = exc.wp_code == "rest_invalid_param" and "status" in (problem.get("data") or {}).get("params", {})
+    return exc.status == 401 or exc.reason == "unauthorized" or forbidden_status
+
+
+def _missing_rights(exc: WordPressError) -> bool:
+    return exc.status == 403 and (exc.wp_code in CANNOT_CODES or (exc.wp_code or "").startswith("rest_cannot"))
+
+
+def plain_reason(exc: WordPressError, site: Site) -> str:
+    """Why publishing stopped, in plain words with the fix, for the failures a person must fix on WordPress."""
+    problem = exc.data or {}
+    if _refused_sign_in(exc):
+        return (f"WordPress did not accept the user name and application password saved for {site.name}, so "
+                "nothing was published. The normal login password never works here, and an application "
+                "password can be revoked. Open the site's page, run Test connection (it names the cause), save "
+                "a new application password if needed, then publish again.")
+    if _missing_rights(exc):
+        said = problem.get("message") or exc.message
+        return (f"The WordPress user “{site.wp_username}” is not allowed to do this on {site.name} ({said.rstrip('.')}), "
+                "so nothing was published. In WordPress open Users → All Users and give it the Editor or "
+                "Administrator role, then publish again.")
+    if exc.reason in ("no_rest_api", "blocked", "not_json", "redirect"):
+        return (f"{exc.message.rstrip('.')}. Nothing was published. Open {site.name}'s page and run Test connection: "
+                "it names the cause (wrong address, REST API blocked, a redirect) and the fix.")
+    return exc.message
+
+
+def _mark_connection_failing(site: Site, message: str) -> None:
+    """The sites list and the site's WordPress card show the connection as failing, with the reason, until the
+    next connection test (automation stops publishing to it, too)."""
+    site.wp_health = "failed"
+    site.wp_check = {"health": "failed", "checks": [], "url": site.wp_url,
+                     "summary": f"Publishing on {utcnow():%Y-%m-%d %H:%M} UTC was refused. {message}"}
 
 
 def people_to_tell(publication: Publication) -> list[int]:
@@ -122,7 +171,9 @@ def _adopt_or_refuse(client: WordPressClient, publication: Publication, slug: st
     return None
 
 
-def _create_or_update(client: WordPressClient, publication: Publication, payload: dict) -> dict:
+def _create_or_update(client: WordPressClient, publication: Publication, payload: dict,
+                      looked_up: list | None = None) -> dict:
+    """`looked_up`: the slug lookup made before the images went up, used once (a retry looks up again)."""
     route = f"/wp/v2/{publication.wp_type}"
     if publication.wp_post_id:
         try:
@@ -135,7 +186,7 @@ def _create_or_update(client: WordPressClient, publication: Publication, payload
             publication.wp_post_id = None
             db.session.commit()
     row = records.step(publication, "post", "post")
-    adopted = _adopt_or_refuse(client, publication, payload["slug"])
+    adopted = looked_up.pop() if looked_up else _adopt_or_refuse(client, publication, payload["slug"])
     post = adopted or client.request("POST", route, json=payload)
     records.finish_step(row, wp_id=post["id"], url=post.get("link"), detail={"adopted": bool(adopted)},
                         publication=publication)  # the id is stored the moment WordPress gave it
@@ -221,16 +272,23 @@ def _publish(publication_id: int) -> dict:
     records.mark_publishing(publication)
     try:
         with client_for(site, timeout=current_app.config["WORDPRESS_TIMEOUT_SECONDS"]) as client:
+            looked_up = []
+            if not publication.wp_post_id:
+                # Someone else's post with this slug stops the run before any image or term is made.
+                looked_up.append(_with_retries(lambda: _adopt_or_refuse(client, publication, content.slug)))
             payload = _payload(client, publication, content, site)
-            post = _with_retries(lambda: _create_or_update(client, publication, payload))
+            post = _with_retries(lambda: _create_or_update(client, publication, payload, looked_up))
             post, problems = _with_retries(lambda: read_back(client, publication, payload))
     except TransientError as exc:
         db.session.rollback()
         return _retry_later(publication, content, exc)
     except (WordPressError, DomainError) as exc:
         db.session.rollback()
-        _fail(publication, content, exc.message)
-        raise DomainError(exc.message) from exc
+        message = plain_reason(exc, site) if isinstance(exc, WordPressError) else exc.message
+        if isinstance(exc, WordPressError) and (_refused_sign_in(exc) or _missing_rights(exc)):
+            _mark_connection_failing(site, message)
+        _fail(publication, content, message)
+        raise DomainError(message) from exc
     result = {"publication_id": publication_id, "wp_post_id": publication.wp_post_id, "link": post.get("link"),
               "status": post.get("status"), "problems": problems}
     _settle(publication, content, post, problems)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app import tenancy
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Content, Job, Publication, PublishSettings, Site
+from app.models import Account, Content, Job, Publication, PublishSettings, Site
 from app.services.job_kinds import JobKind, Progress, register
 from app.services.notifications import notify
 from app.services.publishing import records
@@ -23,6 +23,9 @@ from app.services.writer.status import apply_move
 from app.timeutil import utcnow
 
 MISSED_GRACE = timedelta(minutes=2)
+MISSED_RECHECK = timedelta(minutes=15)
+ORPHAN_AFTER = timedelta(minutes=5)  # "queued" this long with no live job: its hand-over to a worker was lost
+QUEUE_RETRY = timedelta(minutes=1)
 RECHECK_AFTER = timedelta(hours=24)
 PUBLICATIONS = Publication.__table__
 
@@ -115,14 +118,18 @@ def check_post(publication_id: int, *, fix_missed: bool | None = None) -> dict:
                     apply_move(content, "published", actor="publishing")
         modified = post.get("modified_gmt")
         verified = publication.verified_at
+        edited_before = [p for p in publication.problems or [] if "edited on WordPress" in p]
         if modified and verified and modified > verified.strftime("%Y-%m-%dT%H:%M:%S") \
                 and not any(p.startswith("Missed") for p in problems):
             problems.append(f"The post was edited on WordPress ({modified} UTC) after IGNY8 last sent it.")
+        elif edited_before and not problems:
+            # Still reported until the article is published again; the check itself moves on, so posts
+            # edited there do not stay first in line for every periodic check.
+            problems.extend(edited_before)
         publication.wp_status, publication.wp_link = status, post.get("link") or publication.wp_link
     before = list(publication.problems or [])
     publication.problems = problems
-    if not any("edited on WordPress" in p for p in problems):
-        publication.verified_at = utcnow()  # kept while an edit made there is unresolved, so it stays reported
+    publication.verified_at = utcnow()
     db.session.commit()
     if problems and problems != before:
         notify(account_id=publication.account_id, title=f"“{content.title}” on WordPress"[:200], body=" ".join(problems),
@@ -161,20 +168,34 @@ class PublishArticle(JobKind):
                                  last_error="The worker publishing this article stopped; trying again."))
             # Refused before it started (module switched off, cancelled): say why on the article.
             error = conn.execute(select(Job.__table__.c.error).where(Job.__table__.c.id == job.id)).scalar()
-            conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
-                                                     PUBLICATIONS.c.status == "queued")
-                         .values(status="failed", last_error=f"Publishing did not run: {error or 'the job stopped.'}"))
+            refused = conn.execute(PUBLICATIONS.update().where(PUBLICATIONS.c.id == publication_id,
+                                                               PUBLICATIONS.c.status == "queued")
+                                   .values(status="failed",
+                                           last_error=f"Publishing did not run: {error or 'the job stopped.'}")).rowcount
+        if refused:  # a scheduled article that will not go out at its time is approved again (the caller commits)
+            content = db.session.scalars(select(Content).join(Publication, Publication.content_id == Content.id)
+                                         .where(Publication.id == publication_id)).first()
+            if content is not None and content.status == "scheduled":
+                apply_move(content, "approved", actor="publishing")
 
 
 def due_publications(now=None, *, limit: int = 100) -> list[tuple[int, int]]:
     """Claim due publications of connected sites in PostgreSQL (SKIP LOCKED, status flip) and return
-    (account, id) pairs; those of sites without a WordPress connection stay scheduled and wait."""
+    (account, id) pairs; those of sites without a WordPress connection stay scheduled and wait.
+
+    Also claimed again: publications left "queued" without a live job for a while (a scheduler stopped
+    between its claim and handing the article to a worker), which would otherwise never go live."""
     now = now or utcnow()
     lead = timedelta(seconds=current_app.config["PUBLISH_LEAD_SECONDS"])
+    live_job = select(Job.id).where(Job.id == Publication.job_id, Job.status.in_(("queued", "running")))
     with tenancy.all_accounts():
         rows = list(db.session.scalars(select(Publication).where(or_(
             (Publication.status == "scheduled") & (Publication.scheduled_at <= now + lead),
             (Publication.status == "retrying") & (Publication.next_attempt_at <= now),
+            # The database's clock, as updated_at is: a tick told another "now" (tests, catch-up) cannot
+            # take a hand-over another scheduler is making this very moment.
+            (Publication.status == "queued") & (Publication.updated_at < func.now() - ORPHAN_AFTER)
+            & ~live_job.exists(),
         ), Publication.site_id.in_(select(Site.id).where(site_is_connected())))
             .order_by(Publication.scheduled_at).limit(limit).with_for_update(skip_locked=True)))
         claimed = [(row.account_id, row.id) for row in rows]
@@ -217,6 +238,11 @@ def hold_unconnected(now=None) -> int:
     return len(rows)
 
 
+def _module_on(account_id: int) -> bool:
+    account = db.session.get(Account, account_id)
+    return account is not None and account.module_enabled("publisher")
+
+
 def publish_due(now=None) -> int:
     """The minute tick: fill auto-publish slots, hand due articles and retries to workers, check missed schedules."""
     now = now or utcnow()
@@ -225,7 +251,8 @@ def publish_due(now=None) -> int:
                                         .where(PublishSettings.auto_publish.is_(True))))
     for account_id, site_id in sites:
         with tenancy.account_scope(account_id):
-            auto_schedule_site(site_id)
+            if _module_on(account_id):  # with the module off nothing new is put on the schedule
+                auto_schedule_site(site_id)
     hold_unconnected(now)
     started = 0
     for account_id, publication_id in due_publications(now):
@@ -238,11 +265,25 @@ def publish_due(now=None) -> int:
                 enqueue_publication(publication, user_id=None)
                 started += 1
             except DomainError as exc:  # module switched off, queue down: say so on the article
-                publication.status, publication.last_error = "failed", exc.message
+                db.session.rollback()
+                publication = db.session.get(Publication, publication_id)
+                if _module_on(account_id):  # the queue was down: the article keeps its turn and is tried again
+                    publication.status, publication.next_attempt_at = "retrying", now + QUEUE_RETRY
+                    content = db.session.get(Content, publication.content_id)
+                    if content.status == "approved" and publication.scheduled_at:  # undo the job's refusal hook
+                        apply_move(content, "scheduled", actor="publishing")
+                else:
+                    publication.status = "failed"
+                    _back_to_approved(publication)
+                publication.last_error = exc.message
                 db.session.commit()
     with tenancy.all_accounts():
         overdue = list(db.session.execute(select(Publication.account_id, Publication.id).where(
-            Publication.status == "future", Publication.scheduled_at < now - MISSED_GRACE)))
+            Publication.status == "future", Publication.scheduled_at < now - MISSED_GRACE,
+            # Checked at once after its time, then every quarter hour while it stays missed (when the site
+            # does not want it fixed, or WordPress does not answer), not on every tick.
+            or_(Publication.verified_at.is_(None), Publication.verified_at < Publication.scheduled_at,
+                Publication.verified_at < now - MISSED_RECHECK))))
     for account_id, publication_id in overdue:
         with tenancy.account_scope(account_id):
             try:

@@ -117,14 +117,12 @@ def unschedule(*, content_id: int, user_id: int | None) -> Publication:
         db.session.rollback()
         raise ValidationError(f"“{content.title}” is not scheduled.")
     on_wordpress = publication.status == "future" and publication.wp_post_id
-    publication.scheduled_at, publication.status = None, "unpublished"
+    # The record stays (as "unpublished"), so auto-publish does not put the article straight back.
+    publication.scheduled_at, publication.status, publication.last_error = None, "unpublished", ""
     apply_move(content, "approved", actor="publishing")
     db.session.commit()
     if on_wordpress:  # WordPress would publish it at the old time: take it back to draft there
         enqueue_publication(publication, user_id=user_id, action="unpublish")
-    elif publication.wp_post_id is None:
-        db.session.delete(publication)
-        db.session.commit()
     return publication
 
 

@@ -18,6 +18,8 @@ DEFAULT_TIMEOUT = 20.0
 LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?https://api\.w\.org/"?')
 # What WordPress shows when it creates an application password: 24 letters and digits, often in
 # groups of four separated by spaces.
+# 5xx answers that are WordPress refusing the request, not failing: retrying sends the same refused file.
+PERMANENT_5XX_CODES = {"rest_upload_sideload_error"}  # e.g. "Sorry, you are not allowed to upload this file type."
 APP_PASSWORD_RE = re.compile(r"^[A-Za-z0-9]{4}( ?[A-Za-z0-9]{4}){5}$")
 
 
@@ -126,6 +128,9 @@ def error_for(response: httpx2.Response, *, expect_json: bool = True) -> WordPre
     if status == 429:
         return TransientError(f"WordPress asked us to slow down ({detail}).", reason="rate_limited",
                               status=status, wp_code=wp_code, retry_after=_retry_after(response))
+    if status >= 500 and wp_code in PERMANENT_5XX_CODES:
+        return PermanentError(f"WordPress refused {where} ({detail}).", reason="rejected", status=status,
+                              wp_code=wp_code, data=data)
     if status >= 500:
         return TransientError(f"WordPress had a server error ({detail}).", reason="server_error",
                               status=status, wp_code=wp_code, retry_after=_retry_after(response))
