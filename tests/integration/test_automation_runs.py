@@ -41,7 +41,33 @@ def run_now(app, world) -> int:
     return run_id
 
 
-def test_a_full_run_goes_from_keywords_to_scheduled_articles_and_the_credits_add_up(app, world):
+def image_counts(app, account_id: int) -> dict:
+    from sqlalchemy import func, select
+
+    from app.models import ContentImage
+
+    with app.app_context(), tenancy.account_scope(account_id):
+        rows = dict(db.session.execute(select(ContentImage.status, func.count()).group_by(ContentImage.status)).all())
+        db.session.remove()
+    return rows
+
+
+def test_a_full_run_goes_from_keywords_to_published_articles_with_images_and_the_credits_add_up(
+        app, world, real_wordpress):
+    """200 keywords → clusters → ideas → tasks → articles → image prompts → images → approved → scheduled, then the
+    publishing scheduler sends them to the loopback WordPress (with their images)."""
+    from sqlalchemy import select
+
+    from app.models import Publication, Site
+    from app.services.publishing.runner import publish_due
+    from tests.integration.publish_support import WordPressJanitor
+
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        site = db.session.get(Site, world["site"])
+        site.wp_url, site.wp_username = real_wordpress.url, real_wordpress.admin.username
+        site.wp_app_password = real_wordpress.admin.app_password
+        db.session.commit()
+        db.session.remove()
     add_keywords(app, world["account"], world["site"], world["sector"], 200)
     configure(app, world, s2_limit=3, s4_limit=3)
     run_id = run_now(app, world)
@@ -51,11 +77,43 @@ def test_a_full_run_goes_from_keywords_to_scheduled_articles_and_the_credits_add
     made = counts(app, world["account"])
     assert made["clusters"] > 3 and made["ideas"] == 6 and made["tasks"] == 6
     assert made["articles"] == 3 and made["approved"] == 3 and made["publications"] == 3
-    messages = [m for _, _, m, _, _ in run["log"]]
-    assert any("Image prompts is not available yet" in m for m in messages)
+    images = image_counts(app, world["account"])
+    assert images == {"generated": 3 * 3}  # a featured image and two in-article images each, all made
+    stages_done = {stage for stage, outcome, _, _, _ in run["log"] if outcome == "done"}
+    assert stages_done == {1, 2, 3, 4, 5, 6, 7}
+    assert all(credits > 0 for stage, outcome, _, credits, _ in run["log"] if outcome == "done" and stage in (5, 6))
     money = ledger(app, world["account"])
     assert run["credits_used"] == job_charges(app, world["account"]) > 0
     assert money["balance"] == world["start"] - run["credits_used"] == money["ledger"]
+
+    wp = WordPressJanitor(real_wordpress.url, real_wordpress.admin.username, real_wordpress.admin.app_password)
+    app.config["PUBLISH_LEAD_SECONDS"] = 3 * 86400  # the slots are in the next days: hand them over now
+    try:
+        with app.app_context():
+            assert publish_due() == 3
+        run_worker(app)
+        with app.app_context(), tenancy.account_scope(world["account"]):
+            pubs = list(db.session.scalars(select(Publication).order_by(Publication.id)))
+            for pub in pubs:
+                if pub.wp_post_id:
+                    wp.track_post(pub.wp_type, pub.wp_post_id)
+                for step in pub.steps:
+                    if step.kind == "media" and step.wp_id:
+                        wp.media.append(step.wp_id)
+                    elif step.kind in ("category", "tag") and step.wp_id:
+                        wp.terms.append(("categories" if step.kind == "category" else "tags", step.wp_id))
+            outcome = [(p.status, p.wp_post_id is not None, sum(1 for s in p.steps if s.kind == "media"))
+                       for p in pubs]
+            db.session.remove()
+        assert outcome == [("future", True, 3)] * 3, outcome
+        posts = [wp.get(f"/wp/v2/posts/{post_id}") for _, post_id in wp.posts]
+        assert all(post["status"] == "future" and post["featured_media"] for post in posts)
+        assert all(post["content"]["raw"].count("<img") >= 2 for post in posts)
+    finally:
+        app.config["PUBLISH_LEAD_SECONDS"] = 3600
+        wp.clean()
+    money = ledger(app, world["account"])
+    assert money["balance"] == world["start"] - job_charges(app, world["account"]) == money["ledger"]
 
 
 # --- pause, resume, cancel, budgets, a killed worker ------------------------------------------------------------
