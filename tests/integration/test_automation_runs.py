@@ -201,6 +201,63 @@ def test_cancel_before_the_next_article_starts_returns_its_reserved_credits(app,
             run_service.resume_run(run_id=run_id)
 
 
+def articles_ready(app, world, count: int = 3) -> None:
+    """A first run with the image stages turned off leaves `count` draft articles without images."""
+    add_keywords(app, world["account"], world["site"], world["sector"], 40)
+    configure(app, world, auto_approve=False, auto_publish=False, s2_limit=2, s4_limit=count, s5_enabled="",
+              s6_enabled="")
+    run_now(app, world)
+    run_worker(app)
+    assert counts(app, world["account"])["articles"] == count and image_counts(app, world["account"]) == {}
+
+
+def images_only(app, world, **overrides) -> None:
+    configure(app, world, auto_approve=False, auto_publish=False, s1_enabled="", s2_enabled="", s3_enabled="",
+              s4_enabled="", **overrides)
+
+
+def test_image_stages_keep_the_per_run_limit_and_stop_when_their_budget_share_runs_out(app, world):
+    articles_ready(app, world)
+    before = job_charges(app, world["account"])
+    # Two articles get prompts (the limit); stage 6 may spend 4 of the run's 100 credits: one article's 3 images.
+    images_only(app, world, s5_batch=1, s5_limit=2, s6_batch=1, s6_budget=4, credit_cap=100)
+    run_id = run_now(app, world)
+    run_worker(app)
+    run = run_row(app, world["account"], run_id)
+    assert run["status"] == "stopped" and "Stage 6's share of the budget ran out" in run["reason"], run
+    assert "Reached the per-run limit of 2 articles" in " ".join(m for _, _, m, _, _ in run["log"])
+    assert image_counts(app, world["account"]) == {"generated": 3, "pending": 3}
+    assert [(stage, outcome) for stage, outcome, _, _, _ in run["log"]] == [
+        (1, "skipped"), (2, "skipped"), (3, "skipped"), (4, "skipped"), (5, "done"), (5, "done"), (5, "info"),
+        (6, "done"), (6, "stopped")]
+    assert run["credits_used"] == job_charges(app, world["account"]) - before > 0
+    assert sum(c for stage, _, _, c, _ in run["log"] if stage == 6) <= 4
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])
+
+
+def test_pause_while_images_are_made_then_resume_makes_each_image_once(app, world):
+    articles_ready(app, world)
+    images_only(app, world, s5_batch=3, s6_batch=1)
+    before = job_charges(app, world["account"])
+    run_id = run_now(app, world)
+    drive_until(app, world, run_id, lambda r: r["stage"] == 6 and r["stage_job_id"] is not None)
+    control(app, world, "pause", run_id)
+    run_worker(app)
+    paused = run_row(app, world["account"], run_id)
+    assert paused["status"] == "paused" and image_counts(app, world["account"]) == {"generated": 3, "pending": 6}
+    control(app, world, "resume", run_id)
+    run_worker(app)
+    done = run_row(app, world["account"], run_id)
+    assert done["status"] == "completed", done
+    assert image_counts(app, world["account"]) == {"generated": 9}
+    image_jobs = [entry for entry in done["log"] if entry[0] == 6 and entry[1] == "done"]
+    assert len(image_jobs) == 3 and sorted(len(entry[4]) for entry in image_jobs) == [3, 3, 3]
+    assert done["credits_used"] == job_charges(app, world["account"]) - before == sum(e[3] for e in done["log"])
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])
+
+
 def one_article_estimate(app, world) -> int:
     from sqlalchemy import select
 
@@ -289,7 +346,9 @@ def test_automation_makes_the_same_rows_and_charges_as_the_page_services(app, wo
     """Two sites with the same keywords: one through the functions the pages call, one through automation."""
     from sqlalchemy import select
 
-    from app.models import Cluster, Content, Idea, Job, Keyword, Task
+    from app.models import Cluster, Content, ContentImage, Idea, Job, Keyword, Task
+    from app.services.images import generation as image_generation
+    from app.services.images import prompts as image_prompts
     from app.services.planner import clustering
     from app.services.planner import ideas as idea_service
     from app.services.planner import tasks as task_service
@@ -329,6 +388,17 @@ def test_automation_makes_the_same_rows_and_charges_as_the_page_services(app, wo
             db.session.remove()
         run_worker(app)
     with app.app_context(), tenancy.account_scope(world["account"]):
+        content_ids = list(db.session.scalars(select(Content.id).where(Content.site_id == page_site)
+                                              .order_by(Content.id)))
+        image_prompts.start_prompts(content_ids=content_ids, tier="testing", created_by_id=world["user"])
+        db.session.remove()
+    run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        image_generation.start_images(content_ids=content_ids, tier="testing", created_by_id=world["user"])
+        db.session.remove()
+    run_worker(app)
+    with app.app_context(), tenancy.account_scope(world["account"]):
+        writer_status.change_many(content_ids=content_ids, to="approved")
         auto_schedule_site(page_site)
         db.session.commit()
         db.session.remove()
@@ -345,13 +415,22 @@ def test_automation_makes_the_same_rows_and_charges_as_the_page_services(app, wo
                 select(getattr(model, "title", None) if hasattr(model, "title") else model.name)
                 .where(model.site_id == site_id))) for model in (Cluster, Idea, Task, Content)}
             statuses = sorted(db.session.scalars(select(Content.status).where(Content.site_id == site_id)))
+            images = sorted((i.kind, i.position, i.placement, i.prompt, i.alt, i.status, i.width, i.height, i.credits)
+                            for i in db.session.scalars(select(ContentImage).where(ContentImage.site_id == site_id)))
+            bodies = sorted(db.session.scalars(select(Content.body_html).where(Content.site_id == site_id)))
             db.session.remove()
-        return {"jobs": [j for j in jobs if not j[0].startswith("publish")], "rows": rows, "statuses": statuses}
+        return {"jobs": [j for j in jobs if not j[0].startswith("publish")], "rows": rows, "statuses": statuses,
+                "images": images, "figures": [b.count("<figure") for b in bodies]}
 
     by_hand, automated = outcome(page_site), outcome(world["site"])
     assert automated == by_hand
-    assert len(automated["jobs"]) == 4 and all(status == "succeeded" for _, status, _ in automated["jobs"])
+    assert [kind for kind, _, _ in automated["jobs"]] == [
+        "planner.cluster", "ai.idea_generation", "ai.content_generation", "ai.content_generation",
+        "ai.image_prompt_extraction", "ai.image_generation"], automated["jobs"]
+    assert all(status == "succeeded" and charged > 0 for _, status, charged in automated["jobs"])
     assert len(automated["rows"]["content"]) == 2 and automated["statuses"] == ["scheduled", "scheduled"]
+    assert len(automated["images"]) == 6 and {i[5] for i in automated["images"]} == {"generated"}
+    assert automated["figures"] == [2, 2]
 
 
 def test_a_provider_that_keeps_failing_pauses_the_run_with_the_reason(app, world):
