@@ -28,9 +28,18 @@ def enqueue_step(run_id: int) -> None:
                                       failure_ttl=86400, timeout=1800)
 
 
+def lock_key(run_id: int) -> str:
+    return f"automation-run:{run_id}"
+
+
+def release_dead_lock(run_id: int) -> None:
+    """Free the step lock of a run whose worker was killed while holding it (the reaper judged it dead)."""
+    redis_connection().delete(lock_key(run_id))
+
+
 def step(run_id: int) -> None:
     """Advance one run as far as it can go without waiting; then hand it back to the queue if it must wait."""
-    lock = redis_connection().lock(f"automation-run:{run_id}", timeout=1800, blocking=False)
+    lock = redis_connection().lock(lock_key(run_id), timeout=1800, blocking=False)
     if not lock.acquire():
         return  # another worker is stepping this run
     try:
@@ -222,7 +231,7 @@ def _run_stage_piece(run: AutomationRun) -> bool:
         _log(run, stage.number, "stopped", reason)
         _finish(run, "stopped", reason, level="warning")
         return True
-    run.current_item = batch.label
+    run.current_item, run.heartbeat_at = batch.label, utcnow()
     db.session.commit()
     delay = min(run.config.get("item_delay") or 0, 60)
     if delay and done:

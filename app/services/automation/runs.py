@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from app import tenancy
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
-from app.models import Account, AutomationRun, AutomationSettings, Job, Site
-from app.services.automation.runner import enqueue_step
+from app.models import Account, AutomationItem, AutomationRun, AutomationSettings, Job, Site
+from app.services.automation.runner import enqueue_step, release_dead_lock
 from app.services.automation.settings import next_run_after, settings_for, stage_matrix
 from app.timeutil import utcnow
 
@@ -91,6 +91,9 @@ def resume_run(*, run_id: int) -> AutomationRun:
         db.session.rollback()
         raise Conflict(f"Only a paused or interrupted run can be resumed; this one is {run.status}.")
     waiting = run.stage_job_id is not None and run.status == "paused"
+    db.session.add(AutomationItem(run_id=run.id, site_id=run.site_id, stage=min(run.stage, 7), outcome="info",
+                                  message=f"Resumed after being {run.status}; finished items are kept.",
+                                  item_ids=[], input_ids=[]))
     run.status, run.reason, run.failures, run.heartbeat_at = "running", "", 0, utcnow()
     db.session.commit()
     job = db.session.get(Job, run.stage_job_id) if run.stage_job_id else None
@@ -158,6 +161,12 @@ def reap_runs() -> int:
                 continue  # its stage job is still alive (the jobs reaper judges that one)
             run.status = "interrupted"
             run.reason = "The worker running this run stopped unexpectedly. Resume it to carry on from where it was."
+            db.session.add(AutomationItem(run_id=run.id, site_id=run.site_id, account_id=run.account_id,
+                                          stage=min(run.stage, 7), outcome="info", item_ids=[], input_ids=[],
+                                          message=f"Interrupted: {run.reason}"))
             reaped += 1
         db.session.commit()
+        for run in stale:
+            if run.status == "interrupted":
+                release_dead_lock(run.id)  # its killed step may have held the step lock
     return reaped
