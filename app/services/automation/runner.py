@@ -236,6 +236,11 @@ def _run_stage_piece(run: AutomationRun) -> bool:
     delay = min(run.config.get("item_delay") or 0, 60)
     if delay and done:
         time.sleep(delay)
+        db.session.refresh(run)
+        if run.status != "running":  # paused or cancelled while waiting: this item has not started
+            run.current_item = ""
+            db.session.commit()
+            return False
     try:
         started = batch.start()
     except InsufficientCredits as exc:
