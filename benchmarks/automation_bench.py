@@ -134,6 +134,26 @@ def _settings_form(articles: int) -> dict:
     return values
 
 
+def _rq_times(app) -> dict:
+    """RQ jobs run, by function: count and seconds inside the work horse."""
+    from rq.job import Job as RQJob
+    from rq.registry import FinishedJobRegistry
+
+    with app.app_context():
+        from app.queue import get_queue
+
+        queue = get_queue("default")
+        registry = FinishedJobRegistry(queue=queue)
+        out: dict[str, list] = {}
+        for job in RQJob.fetch_many(registry.get_job_ids(), connection=queue.connection):
+            if job is None or not (job.started_at and job.ended_at):
+                continue
+            row = out.setdefault(job.func_name.rsplit(".", 1)[-1], [0, 0.0])
+            row[0] += 1
+            row[1] = round(row[1] + (job.ended_at - job.started_at).total_seconds(), 2)
+    return out
+
+
 def run_one(keywords: int, articles: int, sites: int, latency: float, workers: int) -> dict:
     """One measured run in this process: scratch database, private Redis, `workers` worker processes."""
     if "TEST_REDIS_URL" not in os.environ:
@@ -183,8 +203,10 @@ def run_one(keywords: int, articles: int, sites: int, latency: float, workers: i
         db.session.remove()
 
     env = {**os.environ, "IGNY8_ENV": "testing", "IMAGE_STORAGE_DIR": tempfile.mkdtemp(prefix="igny8-bench-img-")}
-    procs = [subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    extra = ["--simple"] if os.environ.get("BENCH_SIMPLE_WORKERS") else []
+    log = open(os.environ.get("BENCH_WORKER_LOG", os.devnull), "a")  # noqa: SIM115 (closed with the workers)
+    procs = [subprocess.Popen([sys.executable, "-m", "workers.worker", *extra], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
              for _ in range(workers)]
     try:
         redis = app.extensions["redis"]
@@ -206,6 +228,7 @@ def run_one(keywords: int, articles: int, sites: int, latency: float, workers: i
                 break
             time.sleep(0.05)
         wall = time.perf_counter() - began
+        rq_jobs = _rq_times(app)
     finally:
         for proc in procs:
             try:
@@ -214,6 +237,7 @@ def run_one(keywords: int, articles: int, sites: int, latency: float, workers: i
                 pass
         for proc in procs:
             proc.wait(timeout=30)
+        log.close()
     with app.app_context(), tenancy.account_scope(world["account"]):
         outcomes = sorted(db.session.scalars(select(AutomationRun.status).where(AutomationRun.id.in_(run_ids))))
         made = db.session.scalar(select(func.count()).select_from(Content))
@@ -237,7 +261,8 @@ def run_one(keywords: int, articles: int, sites: int, latency: float, workers: i
             "images": images, "items": items, "model_calls": model_calls, "outcomes": outcomes,
             "overhead_ms_per_article": round((worker_time - model_time) / max(1, made) * 1000, 1),
             "overhead_ms_per_item": round((worker_time - model_time) / max(1, items) * 1000, 1),
-            "jobs": {kind: [count, round(seconds, 2)] for kind, (count, seconds) in sorted(jobs.items())}}
+            "jobs": {kind: [count, round(seconds, 2)] for kind, (count, seconds) in sorted(jobs.items())},
+            "rq_jobs": rq_jobs}
 
 
 def main() -> None:

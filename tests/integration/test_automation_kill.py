@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from app import tenancy
@@ -15,14 +16,21 @@ from app.extensions import db
 from app.models import Content, CreditUsageLog, Job
 from app.services.automation import runs as run_service
 from tests.conftest import TEST_DATABASE_URL
-from tests.integration.ai_support import ledger
+from tests.integration.ai_support import ledger, setup_account
 from tests.integration.automation_support import counts, job_charges, run_row
-from tests.integration.test_automation_runs import (  # noqa: F401  (the world fixture)
-    control, image_counts, tasks_ready, world, writes_only,
-)
+from tests.integration.helpers import add_site
+from tests.integration.test_automation_runs import control, image_counts, tasks_ready, writes_only
 from tests.integration.test_jobs import PYTHON, ROOT
 
 WORKER = "from workers.worker import main; main()"
+
+
+@pytest.fixture
+def world(app):
+    values = setup_account(app)
+    site, sectors = add_site(app, values["account"], "Brew Blog", ("Coffee",))
+    values.update(site=site, sector=sectors[0])
+    return values
 
 
 def start_worker(tmp_path, name: str, *, burst: bool) -> tuple[subprocess.Popen, object]:
