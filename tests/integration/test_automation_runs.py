@@ -468,3 +468,42 @@ def test_a_broken_wordpress_connection_stops_before_scheduling_with_the_doctors_
     assert run["status"] == "stopped" and "WordPress refused the application password." in run["reason"], run
     made = counts(app, world["account"])
     assert made["approved"] == 1 and made["publications"] == 0  # the article is kept, approved, unscheduled
+
+
+def test_a_run_whose_next_step_was_lost_after_its_job_ended_is_kicked_by_the_minute_tick(app, world):
+    """RQ can strand the step queued behind a stage job; the minute tick queues it again, and nothing is redone."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.models import AutomationRun, Job
+    from app.queue import get_queue
+    from app.timeutil import utcnow
+
+    tasks_ready(app, world)
+    writes_only(app, world)
+    run_id = run_now(app, world)
+    drive_until(app, world, run_id, writing)
+    step_once(app)  # the article is written; the step waiting behind it is now queued …
+    with app.app_context():
+        assert get_queue("default").count == 1
+        get_queue("default").empty()  # … and lost
+        db.session.remove()
+    stalled = run_row(app, world["account"], run_id)
+    assert stalled["status"] == "running" and stalled["stage_job_id"] is not None
+    with app.app_context():
+        assert run_service.kick_stalled_runs() == 0  # the job has only just ended: not yet
+        long_ago = utcnow() - timedelta(minutes=5)
+        with tenancy.all_accounts():
+            db.session.execute(update(AutomationRun).where(AutomationRun.id == run_id).values(heartbeat_at=long_ago))
+            db.session.execute(update(Job).where(Job.id == stalled["stage_job_id"]).values(finished_at=long_ago))
+            db.session.commit()
+        assert run_service.kick_stalled_runs() == 1
+        db.session.remove()
+    run_worker(app)
+    done = run_row(app, world["account"], run_id)
+    assert done["status"] == "completed", done
+    assert counts(app, world["account"])["articles"] == 4
+    assert len([e for e in done["log"] if e[0] == 4 and e[1] == "done"]) == 4
+    money = ledger(app, world["account"])
+    assert money["balance"] == money["ledger"] == world["start"] - job_charges(app, world["account"])

@@ -147,6 +147,28 @@ def start_due(*, limit: int = 500) -> int:
     return started
 
 
+def kick_stalled_runs() -> int:
+    """Queue a step for running runs whose stage job has ended but whose next step never came (the minute tick).
+
+    A run waits for its stage job through an RQ dependency; RQ can leave such a dependent stranded (it moves it
+    to its ready registry and, when that enqueue is contended, leaves it for its ten-minute cleanup). A step that
+    arrives twice is harmless: steps take a per-run lock and every decision is read from the run row."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config.get("AUTOMATION_KICK_AFTER_SECONDS", 60))
+    kicked = []
+    with tenancy.all_accounts():
+        runs = db.session.scalars(select(AutomationRun).where(
+            AutomationRun.status.in_(("running", "cancelling")), AutomationRun.heartbeat_at < cutoff,
+            AutomationRun.stage_job_id.is_not(None))).all()
+        for run in runs:
+            job = db.session.get(Job, run.stage_job_id)
+            if job is not None and job.is_finished and (job.finished_at or job.created_at) < cutoff:
+                kicked.append(run.id)
+        db.session.commit()
+    for run_id in kicked:
+        enqueue_step(run_id)
+    return len(kicked)
+
+
 def reap_runs() -> int:
     """Mark runs whose steps stopped (the worker was killed) as interrupted, to be resumed."""
     cutoff = utcnow() - timedelta(seconds=current_app.config.get("AUTOMATION_STALE_AFTER_SECONDS", 600))
