@@ -38,9 +38,10 @@ def _recheck_published() -> None:
 
 
 def _automation() -> None:
-    from app.services.automation.runs import reap_runs, start_due
+    from app.services.automation.runs import kick_stalled_runs, reap_runs, start_due
 
     reap_runs()
+    kick_stalled_runs()
     start_due()
 
 

@@ -10,6 +10,7 @@ import signal
 import sys
 
 from rq import SimpleWorker, Worker
+from sqlalchemy.orm import configure_mappers
 
 from app import create_app
 from workers.tasks import use_app
@@ -65,6 +66,7 @@ def main() -> None:
         queues = list(app.extensions["rq_queues"].values())
         worker_class = SimpleWorker if "--simple" in sys.argv else HorseBoundWorker
         worker = worker_class(queues, connection=connection)
+    configure_mappers()  # once here, not again in every forked work horse
     freeze_startup_heap()
     worker.work(with_scheduler=False, burst="--burst" in sys.argv)
 

@@ -53,7 +53,7 @@ def test_bad_settings_come_back_422_with_messages_on_the_fields_and_nothing_save
     good = web.post(url, form(enabled="on", run_time="06:15", frequency="weekly", weekday="3"), token_from=url)
     assert good.status_code == 302 and saved(app, world["account"]) == 1
     page = web.get(url).get_data(as_text=True)
-    assert 'value="06:15"' in page and "Image prompts <em>(not available yet)</em>" in page
+    assert 'value="06:15"' in page and "Articles → image prompts" in page and "not available yet" not in page
 
 
 def test_run_now_shows_live_progress_then_the_log_and_history(app, world):
@@ -72,7 +72,7 @@ def test_run_now_shows_live_progress_then_the_log_and_history(app, world):
     run_worker(app)
     page = web.get(f"/automation/runs/{run_id}").get_data(as_text=True)
     assert 'data-testid="run-status">Completed' in page
-    assert "Image prompts is not available yet; skipped." in page and "/writer/content/" in page
+    assert "/writer/content/" in page and "/writer/images/" in page  # links to the articles and images made
     fragment = web.get(f"/automation/runs/{run_id}/progress").get_data(as_text=True)
     assert "hx-get" not in fragment  # polling stops when the run is over
     history = web.get(url).get_data(as_text=True)

@@ -13,7 +13,7 @@ from app.services.automation.stages import FINDERS
 from app.timeutil import utcnow
 
 LINKS = {"cluster": "/planner/clusters", "idea": "/planner/ideas", "task": "/writer/tasks",
-         "content": "/writer/content/{id}"}
+         "content": "/writer/content/{id}", "image": "/writer/images/{id}"}
 
 
 def log_of(run: AutomationRun) -> list[AutomationItem]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app
+from rq.job import Dependency
 from sqlalchemy import func, select
 
 from app import tenancy
@@ -22,17 +23,31 @@ MAX_FAILURES = 3  # consecutive failed batches before the run pauses instead of 
 MAX_BATCHES_PER_STEP = 50
 
 
-def enqueue_step(run_id: int) -> None:
-    """Hand the run to a worker (ids only)."""
+def enqueue_step(run_id: int, *, after: str | None = None) -> None:
+    """Hand the run to a worker (ids only). `after`: the RQ id of the stage job the run waits for; the step is then
+    queued by RQ when that job ends (however it ends), so no worker sleeps or polls while a run waits."""
+    kwargs = {}
+    if after:
+        kwargs["depends_on"] = Dependency(jobs=[after], allow_failure=True, enqueue_at_front=True)
     get_queue("default").enqueue_call("workers.tasks.run_automation", args=(run_id,), result_ttl=600,
-                                      failure_ttl=86400, timeout=1800)
+                                      failure_ttl=86400, timeout=1800, **kwargs)
+
+
+def lock_key(run_id: int) -> str:
+    return f"automation-run:{run_id}"
+
+
+def release_dead_lock(run_id: int) -> None:
+    """Free the step lock of a run whose worker was killed while holding it (the reaper judged it dead)."""
+    redis_connection().delete(lock_key(run_id))
 
 
 def step(run_id: int) -> None:
     """Advance one run as far as it can go without waiting; then hand it back to the queue if it must wait."""
-    lock = redis_connection().lock(f"automation-run:{run_id}", timeout=1800, blocking=False)
+    lock = redis_connection().lock(lock_key(run_id), timeout=1800, blocking=False)
     if not lock.acquire():
         return  # another worker is stepping this run
+    wait: str | bool = False
     try:
         with tenancy.all_accounts():
             account_id = db.session.scalar(select(AutomationRun.account_id).where(AutomationRun.id == run_id))
@@ -40,12 +55,15 @@ def step(run_id: int) -> None:
             return
         with tenancy.account_scope(account_id):
             wait = _advance(run_id)
-        if wait:
-            time.sleep(current_app.config.get("AUTOMATION_POLL_SECONDS", 1.0))
-            enqueue_step(run_id)
     finally:
         db.session.remove()
         lock.release()
+    # Only once the lock is free: the next step may start at once on another worker.
+    if isinstance(wait, str):
+        enqueue_step(run_id, after=wait)
+    elif wait:  # a job without a queue entry: look again shortly
+        time.sleep(current_app.config.get("AUTOMATION_POLL_SECONDS", 1.0))
+        enqueue_step(run_id)
 
 
 def _log(run: AutomationRun, stage: int, outcome: str, message: str, **values) -> AutomationItem:
@@ -120,8 +138,8 @@ def _stop_for_budget(run: AutomationRun, stage: int, estimate: int) -> str | Non
     return None
 
 
-def _advance(run_id: int) -> bool:
-    """Do what can be done now; True when the run waits for a stage job and should be looked at again."""
+def _advance(run_id: int) -> str | bool:
+    """Do what can be done now; when the run waits for a stage job, that job's RQ id (True if it has none)."""
     run = db.session.scalars(select(AutomationRun).where(AutomationRun.id == run_id)).first()
     if run is None or run.status not in ("queued", "running", "paused", "cancelling"):
         return False
@@ -141,7 +159,7 @@ def _advance(run_id: int) -> bool:
                 job = cancel_job(job_id=job.id)  # not started: its reservation goes back
             if not job.is_finished:
                 db.session.commit()
-                return True
+                return job.rq_id or True
             _collect(run, job)
             db.session.commit()
             if run.failures >= MAX_FAILURES and run.status in ("running", "queued"):
@@ -166,7 +184,9 @@ def _advance(run_id: int) -> bool:
         if not _run_stage_piece(run):
             continue
         db.session.commit()
-        return bool(run.stage_job_id)
+        if not run.stage_job_id:
+            return False
+        return db.session.get(Job, run.stage_job_id).rq_id or True
     db.session.commit()
     enqueue_step(run.id)  # a long synchronous stretch: let other runs have the worker
     return False
@@ -222,11 +242,16 @@ def _run_stage_piece(run: AutomationRun) -> bool:
         _log(run, stage.number, "stopped", reason)
         _finish(run, "stopped", reason, level="warning")
         return True
-    run.current_item = batch.label
+    run.current_item, run.heartbeat_at = batch.label, utcnow()
     db.session.commit()
     delay = min(run.config.get("item_delay") or 0, 60)
     if delay and done:
         time.sleep(delay)
+        db.session.refresh(run)
+        if run.status != "running":  # paused or cancelled while waiting: this item has not started
+            run.current_item = ""
+            db.session.commit()
+            return False
     try:
         started = batch.start()
     except InsufficientCredits as exc:

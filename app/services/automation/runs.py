@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from app import tenancy
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
-from app.models import Account, AutomationRun, AutomationSettings, Job, Site
-from app.services.automation.runner import enqueue_step
+from app.models import Account, AutomationItem, AutomationRun, AutomationSettings, Job, Site
+from app.services.automation.runner import enqueue_step, release_dead_lock
 from app.services.automation.settings import next_run_after, settings_for, stage_matrix
 from app.timeutil import utcnow
 
@@ -91,6 +91,9 @@ def resume_run(*, run_id: int) -> AutomationRun:
         db.session.rollback()
         raise Conflict(f"Only a paused or interrupted run can be resumed; this one is {run.status}.")
     waiting = run.stage_job_id is not None and run.status == "paused"
+    db.session.add(AutomationItem(run_id=run.id, site_id=run.site_id, stage=min(run.stage, 7), outcome="info",
+                                  message=f"Resumed after being {run.status}; finished items are kept.",
+                                  item_ids=[], input_ids=[]))
     run.status, run.reason, run.failures, run.heartbeat_at = "running", "", 0, utcnow()
     db.session.commit()
     job = db.session.get(Job, run.stage_job_id) if run.stage_job_id else None
@@ -144,6 +147,28 @@ def start_due(*, limit: int = 500) -> int:
     return started
 
 
+def kick_stalled_runs() -> int:
+    """Queue a step for running runs whose stage job has ended but whose next step never came (the minute tick).
+
+    A run waits for its stage job through an RQ dependency; RQ can leave such a dependent stranded (it moves it
+    to its ready registry and, when that enqueue is contended, leaves it for its ten-minute cleanup). A step that
+    arrives twice is harmless: steps take a per-run lock and every decision is read from the run row."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config.get("AUTOMATION_KICK_AFTER_SECONDS", 60))
+    kicked = []
+    with tenancy.all_accounts():
+        runs = db.session.scalars(select(AutomationRun).where(
+            AutomationRun.status.in_(("running", "cancelling")), AutomationRun.heartbeat_at < cutoff,
+            AutomationRun.stage_job_id.is_not(None))).all()
+        for run in runs:
+            job = db.session.get(Job, run.stage_job_id)
+            if job is not None and job.is_finished and (job.finished_at or job.created_at) < cutoff:
+                kicked.append(run.id)
+        db.session.commit()
+    for run_id in kicked:
+        enqueue_step(run_id)
+    return len(kicked)
+
+
 def reap_runs() -> int:
     """Mark runs whose steps stopped (the worker was killed) as interrupted, to be resumed."""
     cutoff = utcnow() - timedelta(seconds=current_app.config.get("AUTOMATION_STALE_AFTER_SECONDS", 600))
@@ -158,6 +183,12 @@ def reap_runs() -> int:
                 continue  # its stage job is still alive (the jobs reaper judges that one)
             run.status = "interrupted"
             run.reason = "The worker running this run stopped unexpectedly. Resume it to carry on from where it was."
+            db.session.add(AutomationItem(run_id=run.id, site_id=run.site_id, account_id=run.account_id,
+                                          stage=min(run.stage, 7), outcome="info", item_ids=[], input_ids=[],
+                                          message=f"Interrupted: {run.reason}"))
             reaped += 1
         db.session.commit()
+        for run in stale:
+            if run.status == "interrupted":
+                release_dead_lock(run.id)  # its killed step may have held the step lock
     return reaped

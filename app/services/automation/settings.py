@@ -31,8 +31,8 @@ STAGES = (
     Stage(2, "Clusters → ideas", True, True, 5, "clusters"),
     Stage(3, "Ideas → tasks", False, True, 20, "ideas"),
     Stage(4, "Tasks → articles", True, True, 1, "tasks"),
-    Stage(5, "Image prompts", True, False, 5, "articles"),
-    Stage(6, "Images", True, False, 5, "image prompts"),
+    Stage(5, "Articles → image prompts", True, True, 5, "articles"),
+    Stage(6, "Image prompts → images", True, True, 5, "articles"),
     Stage(7, "Review → approved", False, True, 20, "articles"),
 )
 STAGE_BY_NUMBER = {s.number: s for s in STAGES}

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from app.extensions import db
-from app.models import AutomationItem, AutomationRun, Cluster, Content, Idea, Job, Keyword, Task
+from app.models import AutomationItem, AutomationRun, Cluster, Content, ContentImage, Idea, Job, Keyword, Task
+from app.services.images import generation as image_generation
+from app.services.images import prompts as image_prompts
 from app.services.planner import clustering
 from app.services.planner import ideas as idea_service
 from app.services.planner import tasks as task_service
@@ -116,6 +118,51 @@ def _tasks(run, cfg, size):
                                                         created_by_id=run.started_by_id)[0]), len(ids)
 
 
+IMAGE_READY = ("draft", "review", "approved")  # articles not yet handed to publishing
+
+
+def _articles(run, cfg, size):
+    """Stage 5: the site's unpublished articles without image prompts (the page's `start_prompts`)."""
+    taken = _taken(run, 5)
+    has_images = exists().where(ContentImage.content_id == Content.id)
+    ids = [i for i in db.session.scalars(select(Content.id).where(Content.site_id == run.site_id,
+                                                                  Content.status.in_(IMAGE_READY), ~has_images)
+                                         .order_by(Content.id)) if i not in taken]
+    if not ids:
+        return None, 0
+    chosen = ids[:min(size, image_prompts.MAX_ARTICLES)]
+    return Batch(chosen, f"Image prompts for {len(chosen)} article(s)",
+                 lambda: image_prompts.estimate_prompts(content_ids=chosen, tier=cfg["tier"])["credits"],
+                 lambda: image_prompts.start_prompts(content_ids=chosen, tier=cfg["tier"],
+                                                     created_by_id=run.started_by_id)), len(ids)
+
+
+def _image_prompts(run, cfg, size):
+    """Stage 6: unpublished articles with image prompts waiting to be made (the page's `start_images`), whole
+    articles per batch and never more images than one images job takes."""
+    taken = _taken(run, 6)
+    rows = db.session.execute(
+        select(ContentImage.content_id, func.count()).join(Content, Content.id == ContentImage.content_id)
+        .outerjoin(Job, Job.id == ContentImage.job_id)
+        .where(Content.site_id == run.site_id, Content.status.in_(IMAGE_READY),
+               ContentImage.status.in_(("pending", "failed")),
+               (Job.id.is_(None)) | Job.status.notin_(("queued", "running")))
+        .group_by(ContentImage.content_id).order_by(ContentImage.content_id)).all()
+    rows = [(content_id, n) for content_id, n in rows if content_id not in taken]
+    if not rows:
+        return None, 0
+    chosen, images = [], 0
+    for content_id, n in rows[:size]:
+        if chosen and images + n > image_generation.MAX_IMAGES:
+            break
+        chosen.append(content_id)
+        images += n
+    return Batch(chosen, f"Making {images} image(s) for {len(chosen)} article(s)",
+                 lambda: image_generation.estimate_images(content_ids=chosen, tier=cfg["tier"])["credits"],
+                 lambda: image_generation.start_images(content_ids=chosen, tier=cfg["tier"],
+                                                       created_by_id=run.started_by_id)), len(rows)
+
+
 def made_in_run(run: AutomationRun, stage: int) -> list[int]:
     rows = db.session.scalars(select(AutomationItem.item_ids).where(AutomationItem.run_id == run.id,
                                                                    AutomationItem.stage == stage))
@@ -146,17 +193,22 @@ def _review(run, cfg, size):
     return Batch(chosen, f"Reviewing {len(chosen)} article(s)", start=start), len(ids)
 
 
-# stage -> (next batch finder, what its jobs make). Stages 5 and 6 are not built yet.
-FINDERS = {1: _keywords, 2: _clusters, 3: _ideas, 4: _tasks, 7: _review}
-MADE_BY_JOB = {1: ("cluster", Cluster), 2: ("idea", Idea), 4: ("content", Content)}
+# stage -> (next batch finder, what its jobs make)
+FINDERS = {1: _keywords, 2: _clusters, 3: _ideas, 4: _tasks, 5: _articles, 6: _image_prompts, 7: _review}
+MADE_BY_JOB = {1: ("cluster", Cluster.id, Cluster.job_id), 2: ("idea", Idea.id, Idea.job_id),
+               4: ("content", Content.id, Content.job_id), 5: ("image", ContentImage.id, ContentImage.prompt_job_id),
+               6: ("image", ContentImage.id, ContentImage.job_id)}
 
 
 def made_by(stage: int, job_id: int) -> tuple[str | None, list[int]]:
-    """What a finished stage job made (rows carry the job's id)."""
+    """What a finished stage job made (rows carry the job's id; stage 6 counts only the images it made)."""
     if stage not in MADE_BY_JOB:
         return None, []
-    item_type, model = MADE_BY_JOB[stage]
-    return item_type, list(db.session.scalars(select(model.id).where(model.job_id == job_id).order_by(model.id)))
+    item_type, column, job_column = MADE_BY_JOB[stage]
+    stmt = select(column).where(job_column == job_id)
+    if stage == 6:
+        stmt = stmt.where(ContentImage.status == "generated")
+    return item_type, list(db.session.scalars(stmt.order_by(column)))
 
 
 def schedule_approved(run: AutomationRun) -> tuple[str, str, list[int]]:
