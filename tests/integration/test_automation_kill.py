@@ -20,7 +20,7 @@ from tests.integration.ai_support import ledger, setup_account
 from tests.integration.automation_support import counts, job_charges, run_row
 from tests.integration.helpers import add_site
 from tests.integration.test_automation_runs import control, image_counts, tasks_ready, writes_only
-from tests.integration.test_jobs import PYTHON, ROOT
+from tests.integration.worker_support import PYTHON, ROOT
 
 WORKER = "from workers.worker import main; main()"
 
