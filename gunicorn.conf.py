@@ -8,6 +8,11 @@ Override with WEB_WORKERS, WEB_THREADS and BIND.
 import multiprocessing
 import os
 
+# Web requests are short and many at once: PostgreSQL's parallel query (two more processes per slow query)
+# only adds work on a machine whose cores are already busy with other requests. Read by app/config.py;
+# workers and the scheduler keep the server's default.
+os.environ.setdefault("DATABASE_SESSION_OPTIONS", "-c max_parallel_workers_per_gather=0")
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("WEB_THREADS", 2))
