@@ -2,16 +2,14 @@
 
 Pre-forked worker processes, two per CPU core by default, so pages are served in parallel rather than
 one Python interpreter at a time; each worker runs a few threads for requests that wait on the database.
-Override with WEB_WORKERS, WEB_THREADS and BIND.
+Override with WEB_WORKERS, WEB_THREADS and BIND. DATABASE_SESSION_OPTIONS (read by app/config.py) adds
+PostgreSQL settings to the connections of the process it is set for, e.g. "-c max_parallel_workers_per_gather=0" to turn
+parallel query off; on the shared 2-core machine that was no faster at 16 clients and slower at 1, so the
+server's default stays.
 """
 
 import multiprocessing
 import os
-
-# Web requests are short and many at once: PostgreSQL's parallel query (two more processes per slow query)
-# only adds work on a machine whose cores are already busy with other requests. Read by app/config.py;
-# workers and the scheduler keep the server's default.
-os.environ.setdefault("DATABASE_SESSION_OPTIONS", "-c max_parallel_workers_per_gather=0")
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count() * 2))
