@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request, url_for
@@ -113,23 +112,10 @@ def _live_available(model_type: str = "text") -> bool:
     return live_available(model_type)
 
 
-@dataclass(frozen=True)
-class SwitcherSite:
-    id: int
-    name: str
-    is_active: bool
+def _switcher_sites():
+    from app.services.accounts.sites import switcher_sites
 
-
-def _switcher_sites() -> list[SwitcherSite]:
-    """The header's site list: visible sites by name, three columns each (the active site's sectors are
-    read from the active site itself, already loaded)."""
-    from sqlalchemy import select
-
-    from app.extensions import db
-    from app.models import Site
-
-    rows = db.session.execute(select(Site.id, Site.name, Site.status).order_by(Site.name))
-    return [SwitcherSite(id, name, status == "active") for id, name, status in rows]
+    return switcher_sites()
 
 
 def _new_submit_token() -> str:
