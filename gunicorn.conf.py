@@ -2,7 +2,10 @@
 
 Pre-forked worker processes, two per CPU core by default, so pages are served in parallel rather than
 one Python interpreter at a time; each worker runs a few threads for requests that wait on the database.
-Override with WEB_WORKERS, WEB_THREADS and BIND.
+Override with WEB_WORKERS, WEB_THREADS and BIND. DATABASE_SESSION_OPTIONS (read by app/config.py) adds
+PostgreSQL settings to the connections of the process it is set for, e.g. "-c max_parallel_workers_per_gather=0" to turn
+parallel query off; on the shared 2-core machine that was no faster at 16 clients and slower at 1, so the
+server's default stays.
 """
 
 import multiprocessing

@@ -47,6 +47,14 @@ class Config:
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or getattr(self, "DEFAULT_SECRET_KEY", None)
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(self.DATABASE_ENV) or self.default_database_url()
+        # Extra PostgreSQL session settings for this process's connections ("-c name=value …"), e.g.
+        # "-c max_parallel_workers_per_gather=0" for a web server with many requests at once on few cores.
+        extra = os.environ.get("DATABASE_SESSION_OPTIONS", "").strip()
+        if extra:
+            options = f"{self.SQLALCHEMY_ENGINE_OPTIONS['connect_args']['options']} {extra}"
+            self.SQLALCHEMY_ENGINE_OPTIONS = {**self.SQLALCHEMY_ENGINE_OPTIONS,
+                                              "connect_args": {**self.SQLALCHEMY_ENGINE_OPTIONS["connect_args"],
+                                                               "options": options}}
         self.REDIS_URL = os.environ.get(self.REDIS_ENV, self.DEFAULT_REDIS_URL)
         self.ENCRYPTION_KEYS = _env_list("ENCRYPTION_KEYS") or list(
             getattr(self, "DEFAULT_ENCRYPTION_KEYS", [])

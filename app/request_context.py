@@ -49,9 +49,8 @@ def bind_request() -> None:
         account_id = session["act_as_account_id"]
     if account_id is None:
         return
-    account = db.session.scalars(
-        select(Account).where(Account.id == account_id).execution_options(all_accounts=True)
-    ).first()
+    # The person's own account was loaded with them (app.services.accounts.sessions.load): no statement.
+    account = db.session.get(Account, account_id, execution_options={"all_accounts": True})
     if account is None:
         session.pop("act_as_account_id", None)
         return

@@ -113,9 +113,9 @@ def _live_available(model_type: str = "text") -> bool:
 
 
 def _switcher_sites():
-    from app.services.accounts.sites import list_sites
+    from app.services.accounts.sites import switcher_sites
 
-    return list_sites()
+    return switcher_sites()
 
 
 def _new_submit_token() -> str:

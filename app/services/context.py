@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app import tenancy
 from app.errors import NotFound
@@ -12,21 +12,30 @@ from app.models import Sector, Site, User
 
 def resolve_active(*, user: User) -> tuple[Site | None, Sector | None]:
     """The remembered site and sector if still visible, else the first visible ones."""
-    site = None
+    site = sector = None
     if user.active_site_id:
-        site = db.session.scalars(select(Site).where(Site.id == user.active_site_id)).first()
-    if site is None:
-        site = db.session.scalars(
-            select(Site).order_by(Site.status != "active", Site.name)
+        # The remembered site and its remembered sector in one statement (every page starts here).
+        found = db.session.execute(
+            select(Site, Sector).outerjoin(Sector, and_(Sector.site_id == Site.id,
+                                                       Sector.id == (user.active_sector_id or 0)))
+            .where(Site.id == user.active_site_id)
         ).first()
+        if found is not None:
+            site, sector = found
     if site is None:
-        return None, None
-    sector = None
-    if user.active_sector_id:
-        sector = db.session.scalars(
-            select(Sector).where(Sector.id == user.active_sector_id, Sector.site_id == site.id)
+        # Else the first visible site and its first sector, also in one statement.
+        found = db.session.execute(
+            select(Site, Sector).outerjoin(Sector, Sector.site_id == Site.id)
+            .order_by(Site.status != "active", Site.name, Sector.id).limit(1)
         ).first()
-    if sector is None:
+        if found is None:
+            return None, None
+        site, sector = found
+        if user.active_sector_id and (sector is None or sector.id != user.active_sector_id):
+            sector = db.session.scalars(
+                select(Sector).where(Sector.id == user.active_sector_id, Sector.site_id == site.id)
+            ).first() or sector
+    elif sector is None:
         sector = db.session.scalars(
             select(Sector).where(Sector.site_id == site.id).order_by(Sector.id)
         ).first()

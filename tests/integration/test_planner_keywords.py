@@ -259,6 +259,24 @@ def test_table_filters_sorts_and_pages_on_the_server(app, acct):
     assert nonsense.status_code == 200
 
 
+@pytest.mark.parametrize("sort,direction", [("keyword", "asc"), ("keyword", "desc"), ("volume", "desc"),
+                                             ("volume", "asc"), ("difficulty", "asc"), ("difficulty", "desc"),
+                                             ("created", "desc"), ("created", "asc")])
+def test_a_search_lists_its_matches_in_the_chosen_order(app, acct, sort, direction):
+    import re
+
+    sector = acct["a"]["sectors"][0]
+    seed_keywords(app, acct["a"]["account"], sector, 130)
+    web = signed_in(app, acct["a"]["email"])
+    page = web.get(f"/planner/keywords?q=Keyword+001&sort={sort}&direction={direction}").get_data(as_text=True)
+    shown = re.findall(r"<td>(keyword \d{5})</td>", page)
+    matches = range(100, 130)  # "keyword 00100" … "keyword 00129"; volume i * 10, difficulty i % 101
+    key = {"keyword": lambda i: i, "volume": lambda i: i * 10, "difficulty": lambda i: i % 101,
+           "created": lambda i: i}[sort]
+    expected = sorted(matches, key=lambda i: (key(i), i), reverse=direction == "desc")
+    assert shown == [f"keyword {i:05d}" for i in expected]
+
+
 def test_bulk_actions_apply_to_all_matching_rows_across_pages(app, acct):
     sector, other = acct["a"]["sectors"]
     seed_keywords(app, acct["a"]["account"], sector, 120)

@@ -134,6 +134,36 @@ def test_switcher_remembers_site_and_sector_per_user(app):
         assert (user.active_site_id, user.active_sector_id) == (second, b2)
 
 
+def test_switcher_lists_the_visible_sites_and_starts_on_the_first(app):
+    import re
+
+    account, _ = make_account(app, email="olive@acme.example.com")
+    zulu, _ = add_site(app, account, "Zulu Site", ("Z1",))
+    alpha, (a1, a2) = add_site(app, account, "Alpha Site", ("A1", "A2"))
+    web = signed_in(app, "olive@acme.example.com")
+    web.post(f"/sites/{alpha}/status", {"active": "0"}, token_from=f"/sites/{alpha}")
+    add_member(app, account, email="eddie@acme.example.com", role="editor", site_ids=[zulu])
+
+    def switcher(page):
+        sites = page[page.index('data-testid="site-switcher"'):]
+        sectors = sites[sites.index('data-testid="sector-switcher"'):]
+        options = r'<option value="(\d+)" ?(selected)?>([^<]+)</option>'
+        return re.findall(options, sites[:sites.index("</select>")]), re.findall(options, sectors[:sectors.index("</select>")])
+
+    # Nothing chosen yet: the first active site by name and its first sector; an inactive site is marked.
+    sites, sectors = switcher(web.get("/sites/").get_data(as_text=True))
+    assert sites == [(str(alpha), "", "Alpha Site (inactive)"), (str(zulu), "selected", "Zulu Site")]
+    assert sectors == [(str(_sector_ids(app, account, zulu)[0]), "selected", "Z1")]
+    # An editor sees only the sites granted to them.
+    sites, _ = switcher(signed_in(app, "eddie@acme.example.com").get("/").get_data(as_text=True))
+    assert sites == [(str(zulu), "selected", "Zulu Site")]
+
+
+def _sector_ids(app, account_id, site_id):
+    with app.app_context(), tenancy.account_scope(account_id):
+        return [s.id for s in db.session.scalars(select(Sector).where(Sector.site_id == site_id).order_by(Sector.id))]
+
+
 def test_editor_cannot_manage_sites_and_viewer_cannot_change_anything(app):
     account, _ = make_account(app, email="olive@acme.example.com")
     site, (sector, _) = add_site(app, account, "Shared Site")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import current_app, has_request_context, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import User, UserSession
@@ -51,10 +52,12 @@ def load(user_id: str) -> User | None:
         return None
     if not key:
         return None
+    # The person's own account comes in the same statement: every request binds it next.
     user = db.session.scalars(
         select(User).join(UserSession, UserSession.user_id == User.id)
         .where(User.id == uid, UserSession.key_hash == hash_token(key),
                UserSession.revoked_at.is_(None), UserSession.expires_at > func.now())
+        .options(joinedload(User.account))
         .execution_options(all_accounts=True)
     ).first()
     if user is None or user.session_version != version or not user.active:

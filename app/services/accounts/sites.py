@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlparse
 from zoneinfo import available_timezones
 
@@ -22,6 +23,20 @@ def list_sites(*, include_inactive: bool = True) -> list[Site]:
     if not include_inactive:
         query = query.where(Site.status == "active")
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class SwitcherSite:
+    id: int
+    name: str
+    is_active: bool
+
+
+def switcher_sites() -> list[SwitcherSite]:
+    """The header's site list on every page: visible sites by name, three columns each (the active
+    site's sectors come from the active site itself, already loaded)."""
+    rows = db.session.execute(select(Site.id, Site.name, Site.status).order_by(Site.name))
+    return [SwitcherSite(site_id, name, status == "active") for site_id, name, status in rows]
 
 
 def get_site(site_id: int) -> Site:

@@ -36,8 +36,19 @@ SORTS = {
 }
 
 
+# With a search, the matching rows come from the trigram index and are then sorted; a sort column the
+# planner could read in index order instead ("walk the keyword index backwards until 50 rows contain
+# 'grinder burr'") is a bet on its match estimate that costs 100+ ms when the matches are rare. The same
+# values in an expression (text || '', number + 0) sort the same but are not read from an index. Searches
+# shorter than a trigram cannot use that index and keep the plain sort.
+_SEARCH_SORTS = {"keyword": Keyword.normalized.op("||")(""), "volume": Keyword.volume + 0,
+                 "difficulty": Keyword.difficulty + 0, "created": Keyword.id + 0}
+
+
 def _order_by(flt: "KeywordFilter") -> tuple:
     column, natural = SORTS[flt.sort]
+    if flt.sort in _SEARCH_SORTS and len(parsing.normalize_keyword(flt.q)) >= 3:  # a trigram search
+        column = _SEARCH_SORTS[flt.sort]
     if flt.direction == natural:
         if natural == "desc":
             return column.desc().nulls_last(), Keyword.id.desc()
