@@ -77,6 +77,9 @@ def test_run_now_shows_live_progress_then_the_log_and_history(app, world):
     assert "hx-get" not in fragment  # polling stops when the run is over
     history = web.get(url).get_data(as_text=True)
     assert f"#{run_id}</a> (manual)" in history and "completed" in history
+    # Start times read as a person writes them, not as a raw timestamp with seconds and offset.
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", history) and not re.search(r":\d\d\.\d{3,}", history)
+    assert re.search(r"started \d{4}-\d\d-\d\d \d\d:\d\d UTC", page)
     overview = web.get("/automation/overview").get_data(as_text=True)
     assert "Brew Blog" in overview and f"#{run_id}</a> completed" in overview
     bell = web.get("/notifications/").get_data(as_text=True)
