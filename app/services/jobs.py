@@ -248,7 +248,22 @@ def execute_job(job_id: int) -> None:
             raise
     finally:
         heartbeat.stop()
+        if claimed:
+            _wake_waiting_run(job_id)
         tenancy.unbind()
+
+
+def _wake_waiting_run(job_id: int) -> None:
+    """An automation run may be waiting on this job: wake it now that the outcome is stored. Never fails the
+    job; a wake-up lost here is caught by the minute tick (`kick_stalled_runs`)."""
+    from app.services.automation.runner import wake_runs_waiting_on
+
+    try:
+        db.session.rollback()
+        wake_runs_waiting_on(job_id)
+    except Exception:  # noqa: BLE001 - the job's outcome is already stored; the tick recovers the run
+        db.session.rollback()
+        log.exception("Could not wake the automation run waiting on job %s", job_id)
 
 
 def _write_if(job_id: int, current_status: str, /, **values) -> bool:

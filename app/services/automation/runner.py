@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 
 from flask import current_app
-from rq.job import Dependency
 from sqlalchemy import func, select
 
 from app import tenancy
 from app.errors import DomainError, InsufficientCredits
 from app.extensions import db
 from app.models import Account, AutomationItem, AutomationRun, Job
+from app.models.jobs import TERMINAL_STATUSES
 from app.queue import get_queue, redis_connection
 from app.services.automation.settings import STAGE_BY_NUMBER
 from app.services.automation.stages import FINDERS, Done, made_by, schedule_approved
@@ -23,14 +23,32 @@ MAX_FAILURES = 3  # consecutive failed batches before the run pauses instead of 
 MAX_BATCHES_PER_STEP = 50
 
 
-def enqueue_step(run_id: int, *, after: str | None = None) -> None:
-    """Hand the run to a worker (ids only). `after`: the RQ id of the stage job the run waits for; the step is then
-    queued by RQ when that job ends (however it ends), so no worker sleeps or polls while a run waits."""
-    kwargs = {}
-    if after:
-        kwargs["depends_on"] = Dependency(jobs=[after], allow_failure=True, enqueue_at_front=True)
+def enqueue_step(run_id: int) -> None:
+    """Hand the run to a worker (ids only)."""
     get_queue("default").enqueue_call("workers.tasks.run_automation", args=(run_id,), result_ttl=600,
-                                      failure_ttl=86400, timeout=1800, **kwargs)
+                                      failure_ttl=86400, timeout=1800)
+
+
+def wake_runs_waiting_on(job_id: int) -> None:
+    """A stage job ended: queue one step for the run waiting on it, so no worker sleeps or polls meanwhile.
+
+    Called by the job wrapper once the job's outcome is committed. A run whose waking is lost (its worker died
+    between the two) is picked up by the minute tick's `kick_stalled_runs`."""
+    with tenancy.all_accounts():
+        run_ids = db.session.scalars(select(AutomationRun.id).where(
+            AutomationRun.stage_job_id == job_id,
+            AutomationRun.status.in_(("queued", "running", "paused", "cancelling")))).all()
+    for run_id in run_ids:
+        enqueue_step(run_id)
+
+
+def _stage_job_ended(run_id: int) -> bool:
+    with tenancy.all_accounts():
+        job_id = db.session.scalar(select(AutomationRun.stage_job_id).where(AutomationRun.id == run_id))
+        ended = job_id is not None and db.session.scalar(
+            select(Job.status).where(Job.id == job_id)) in TERMINAL_STATUSES
+    db.session.remove()
+    return ended
 
 
 def lock_key(run_id: int) -> str:
@@ -58,9 +76,11 @@ def step(run_id: int) -> None:
     finally:
         db.session.remove()
         lock.release()
-    # Only once the lock is free: the next step may start at once on another worker.
+    # The stage job wakes the run when it ends (`wake_runs_waiting_on`). A job that ended while this step still
+    # held the lock found it taken, so its wake-up was dropped: look once more now that the lock is free.
     if isinstance(wait, str):
-        enqueue_step(run_id, after=wait)
+        if _stage_job_ended(run_id):
+            enqueue_step(run_id)
     elif wait:  # a job without a queue entry: look again shortly
         time.sleep(current_app.config.get("AUTOMATION_POLL_SECONDS", 1.0))
         enqueue_step(run_id)

@@ -150,9 +150,9 @@ def start_due(*, limit: int = 500) -> int:
 def kick_stalled_runs() -> int:
     """Queue a step for running runs whose stage job has ended but whose next step never came (the minute tick).
 
-    A run waits for its stage job through an RQ dependency; RQ can leave such a dependent stranded (it moves it
-    to its ready registry and, when that enqueue is contended, leaves it for its ten-minute cleanup). A step that
-    arrives twice is harmless: steps take a per-run lock and every decision is read from the run row."""
+    A stage job wakes its run when it ends; a worker killed between storing the outcome and queueing that step
+    loses the wake-up. A step that arrives twice is harmless: steps take a per-run lock and every decision is
+    read from the run row."""
     cutoff = utcnow() - timedelta(seconds=current_app.config.get("AUTOMATION_KICK_AFTER_SECONDS", 60))
     kicked = []
     with tenancy.all_accounts():
