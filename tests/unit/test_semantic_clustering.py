@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from app.services.planner import semantic
+from app.services.planner import phrases, semantic
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -210,7 +210,7 @@ def test_embed_loads_and_runs_with_network_disabled():
 
         socket.socket = NoNetwork
         socket.getaddrinfo = no_dns
-        from app.services.planner import semantic
+        from app.services.planner import phrases, semantic
         vectors = semantic.embed(["french press", "cafetiere"])
         assert abs(float(vectors[0] @ vectors[1]) - 1.0) < 1e-5
         print("ok" if not attempts else f"network attempted: {attempts}")
@@ -229,8 +229,8 @@ def test_missing_model_raises_error_naming_the_build_script(monkeypatch, tmp_pat
 
 
 def test_missing_phrase_model_raises_error_naming_its_build_script(monkeypatch, tmp_path):
-    monkeypatch.setattr(semantic, "PHRASE_DIR", tmp_path)
-    monkeypatch.setattr(semantic, "_phrase_model", None)
+    monkeypatch.setattr(phrases, "PHRASE_DIR", tmp_path)
+    monkeypatch.setattr(phrases, "_phrase_model", None)
     with pytest.raises(RuntimeError, match="build_phrase_model.py"):
         semantic.embed(["french press"])
 

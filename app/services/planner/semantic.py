@@ -44,17 +44,13 @@ from pathlib import Path
 import numpy as np
 
 from app.services.planner.keyword_words import MODIFIERS, _word_weights, _words
+from app.services.planner.phrases import PHRASE_DIM, encode_phrases
+from app.services.planner.phrases import normalise as _normalise
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
 MODEL_NAME = "MiniLM-L6 (distilled words + int8 ONNX phrases, offline)"
 BUILD_SCRIPT = "scripts/build_embedding_model.py"
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
-PHRASE_DIR = Path(__file__).resolve().parents[2] / "data" / "phrase_model"
-PHRASE_BUILD_SCRIPT = "scripts/build_phrase_model.py"
-PHRASE_FILES = ("model.onnx", "tokenizer.json")
-PHRASE_DIM = 384
-PHRASE_BATCH = 256
-PHRASE_MAX_TOKENS = 32
 # A word whose (prior × selection) weight is below this is a modifier and is left out of the keyword's core.
 CORE_MIN_WEIGHT = 0.35
 CORE_PASSES = 2
@@ -95,7 +91,6 @@ SPREAD_FLOOR = 0.1
 
 
 _model = None
-_phrase_model = None
 _model_lock = threading.Lock()
 
 
@@ -116,11 +111,6 @@ def _load_model():
 
             _model = StaticModel.from_pretrained(MODEL_DIR, force_download=False)
         return _model
-
-
-def _normalise(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -175,53 +165,6 @@ def _cores(words_by_id: list[str], indptr: list[int], indices: list[int], weight
         kept = [words_by_id[w] for w, x in zip(ids, weight) if x >= CORE_MIN_WEIGHT]
         cores.append(" ".join(kept) if kept else words_by_id[ids[int(np.argmax(weight))]])
     return cores
-
-
-def _load_phrase_model():
-    """Load the shipped int8 ONNX transformer and its tokenizer once per process, from local files only."""
-    global _phrase_model
-    with _model_lock:
-        if _phrase_model is None:
-            missing = [f for f in PHRASE_FILES if not (PHRASE_DIR / f).is_file()]
-            if missing:
-                raise RuntimeError(
-                    f"Offline phrase model not found in {PHRASE_DIR} (missing {', '.join(missing)}). "
-                    f"Build it once with `python {PHRASE_BUILD_SCRIPT}` and commit the generated files."
-                )
-            import onnxruntime
-            from tokenizers import Tokenizer
-
-            options = onnxruntime.SessionOptions()
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(str(PHRASE_DIR / "model.onnx"), options,
-                                                   providers=["CPUExecutionProvider"])
-            tokenizer = Tokenizer.from_file(str(PHRASE_DIR / "tokenizer.json"))
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(PHRASE_MAX_TOKENS)
-            _phrase_model = (session, tokenizer)
-        return _phrase_model
-
-
-def encode_phrases(phrases: list[str]) -> np.ndarray:
-    """Mean-pooled, L2-normalised transformer vectors of short phrases (float32, PHRASE_DIM wide)."""
-    if not phrases:
-        return np.zeros((0, PHRASE_DIM), dtype=np.float32)
-    session, tokenizer = _load_phrase_model()
-    encodings = tokenizer.encode_batch(phrases)
-    lengths = np.array([len(e.ids) for e in encodings])
-    out = np.empty((len(phrases), PHRASE_DIM), dtype=np.float32)
-    order = np.argsort(lengths, kind="stable")  # similar lengths together: little padding
-    for start in range(0, len(order), PHRASE_BATCH):
-        batch = order[start:start + PHRASE_BATCH]
-        ids = np.zeros((len(batch), int(lengths[batch].max())), dtype=np.int64)
-        for row, i in enumerate(batch):
-            ids[row, :lengths[i]] = encodings[i].ids
-        mask = (ids != 0).astype(np.int64)
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                    "token_type_ids": np.zeros_like(ids)})[0]
-        out[batch] = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-    return _normalise(out)
 
 
 def _spread_weights(mix, plain: np.ndarray) -> np.ndarray:
