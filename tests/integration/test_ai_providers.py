@@ -269,10 +269,13 @@ def test_a_bad_chunk_fails_only_its_items_and_only_saved_chunks_are_charged(app,
     for item in items[10:20]:
         assert not item["ok"] and item["result"] is None
         assert "unusable answer twice" in item["error"] and "not valid JSON" in item["error"]
+    # Found by content, not by position: the server's log may also hold a request the client sent again on a
+    # dropped keep-alive connection (the job's own count of calls, above, is exact).
     sent = bodies(fake_openai)
-    assert "1. keyword-11, keyword-11 ideas" in sent[1]["messages"][-1]["content"]  # each chunk numbers from 1
-    assert sent[2]["messages"][-2] == {"role": "assistant", "content": '{"clusters": ['}
-    assert "1. keyword-21, keyword-21 ideas" in sent[3]["messages"][-1]["content"]
+    prompts = [body["messages"][-1]["content"] for body in sent]
+    assert any("1. keyword-11, keyword-11 ideas" in p for p in prompts)  # each chunk numbers from 1
+    assert any(body["messages"][-2] == {"role": "assistant", "content": '{"clusters": ['} for body in sent)
+    assert any("1. keyword-21, keyword-21 ideas" in p for p in prompts)
 
     # Charged: the saved chunks' tokens only (2,100 + 400 + 1,000 + 300 = 3,800 → 4 credits);
     # chunk 2's 1,900 tokens are not charged.
