@@ -46,6 +46,8 @@ import numpy as np
 from app.services.planner.keyword_words import MODIFIERS, _word_weights, _words
 from app.services.planner.phrases import PHRASE_DIM, encode_phrases
 from app.services.planner.phrases import normalise as _normalise
+from app.services.planner.siblings import cosine_condensed as _cosine_condensed
+from app.services.planner.siblings import split_siblings as _split_siblings
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "embedding_model"
 MODEL_NAME = "MiniLM-L6 (distilled words + int8 ONNX phrases, offline)"
@@ -75,13 +77,6 @@ ABSORB_FACTOR = 1.1
 ABSORB_ROUNDS = 3
 # Sibling split (_split_siblings), only when the keyword texts are given.
 SPLIT_SIBLINGS = True
-SIBLING_ROUNDS = 6
-SIBLING_MIN_SIZE = 1.0
-SIBLING_BALANCED = 0.6
-SIBLING_OVERLAP = 0.3
-SIBLING_DISJOINT = 0.3
-SIBLING_COMMON = 0.2
-SIBLING_SAMPLE = 400
 SPREAD_MIN_ROWS = 20
 SPREAD_GROUP_SIZE = 50
 SPREAD_MAX_GROUPS = 300
@@ -213,13 +208,6 @@ def distance_threshold(tightness: float) -> float:
     return float(np.interp(min(max(float(tightness), 0.0), 1.0), points, cuts))
 
 
-def _cosine_condensed(vectors: np.ndarray) -> np.ndarray:
-    """Condensed cosine distances of unit rows (as scipy's pdist gives), by one matrix product."""
-    distance = 1.0 - vectors @ vectors.T
-    upper = np.triu_indices(len(vectors), k=1)
-    return np.maximum(distance[upper], 0.0).astype(np.float64)
-
-
 def centroids(vectors: np.ndarray, labels: list[int] | np.ndarray) -> np.ndarray:
     """Normalised mean vector of every label 0..max(labels)."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -296,7 +284,8 @@ def cluster(
     if ABSORB_SMALL and len(live) >= ADAPT_MIN_ROWS:
         labels[live] = _absorb_small(vectors[live], labels[live], threshold)
     if words is not None and SPLIT_SIBLINGS and len(live) >= ADAPT_MIN_ROWS:
-        labels[live] = _split_siblings(vectors[live], labels[live], [words[i] for i in live])
+        labels[live] = _split_siblings(vectors[live], labels[live], [words[i] for i in live],
+                                       max_group=PARTITION_SIZE)
     report(0.95, "Splitting very large clusters…")
     labels = _split_oversized(vectors, labels, max_size)
 
@@ -423,87 +412,6 @@ def _absorb_small(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> 
             break
         labels = np.unique(target[labels], return_inverse=True)[1]
     return labels
-
-
-def _split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str]]) -> np.ndarray:
-    """Split clusters that are two sibling topics ("wedding venues" + "wedding photographer").
-
-    Each cluster above SIBLING_MIN_SIZE × the median cluster size is cut in two along its own
-    dendrogram. Two halves of one topic share the topic's facet words ("browser extension" after both
-    "password manager" and "credential manager"); two sibling topics share at most their category
-    word ("wedding", "coffee"). So the halves part when the topic words each uses at least twice
-    overlap little (Jaccard under SIBLING_OVERLAP) and both halves are sizeable, or when they share no
-    such word at all and the smaller half is still a real group. Words found in more than
-    SIBLING_COMMON of the clusters ("near", "2026", "small business") are modifiers here and ignored.
-    """
-    from collections import Counter
-
-    _, labels = np.unique(labels, return_inverse=True)
-    settled: set[int] = set()  # clusters tested and kept whole (their members have not changed since)
-    for _ in range(SIBLING_ROUNDS):
-        counts = np.bincount(labels)
-        typical = float(np.median(counts))
-        spread: Counter = Counter()
-        members = np.split(np.argsort(labels, kind="stable"), np.cumsum(counts)[:-1])
-        for group in members:
-            spread.update({w for i in group for w in words[i]})
-        common = {w for w, n in spread.items() if n > SIBLING_COMMON * len(counts)}
-        next_label, changed = len(counts), False
-        for label in np.flatnonzero(counts > SIBLING_MIN_SIZE * typical):
-            if label in settled:
-                continue
-            settled.add(int(label))
-            group = members[label]
-            if len(group) > PARTITION_SIZE:
-                continue
-            half = _bisect(vectors[group], SIBLING_DISJOINT * typical)
-            if half is None:
-                continue
-            used = []
-            for side in (0, 1):
-                seen = Counter(w for i in group[half == side] for w in words[i] if w not in common)
-                used.append({w for w, n in seen.items() if n >= 2})
-            shared, either = len(used[0] & used[1]), len(used[0] | used[1])
-            smaller = int(np.bincount(half).min())
-            overlap = shared / either if either else 1.0
-            if ((smaller >= SIBLING_BALANCED * typical and overlap < SIBLING_OVERLAP)
-                    or (shared == 0 and either > 0 and smaller >= SIBLING_DISJOINT * typical)):
-                labels[group[half == 1]] = next_label
-                settled.discard(int(label))
-                next_label += 1
-                changed = True
-        if not changed:
-            break
-    return labels
-
-
-def _bisect(vectors: np.ndarray, least: float) -> np.ndarray | None:
-    """Two sides (0/1 per row) from the highest dendrogram split whose smaller side has >= `least` rows.
-
-    Average linkage often first peels off a few outliers; those are passed over (and later go to the
-    side whose centroid they are closer to) so that the split tested is the one between two real groups.
-    Above SIBLING_SAMPLE rows the tree is built on a seeded sample and the other rows join a side the same way.
-    """
-    from scipy.cluster.hierarchy import linkage, to_tree
-
-    sample = np.arange(len(vectors))
-    if len(vectors) > SIBLING_SAMPLE:
-        sample = np.sort(np.random.default_rng(SEED).choice(len(vectors), SIBLING_SAMPLE, replace=False))
-        least = least * SIBLING_SAMPLE / len(vectors)
-    node = to_tree(linkage(_cosine_condensed(vectors[sample]), method="average"))
-    while not node.is_leaf():
-        left, right = node.get_left(), node.get_right()
-        if min(left.get_count(), right.get_count()) >= least:
-            side = np.full(len(vectors), -1, dtype=np.int64)
-            side[sample[left.pre_order()]] = 0
-            side[sample[right.pre_order()]] = 1
-            rest = np.flatnonzero(side < 0)
-            if len(rest):
-                centres = _normalise(np.vstack([vectors[side == 0].sum(axis=0), vectors[side == 1].sum(axis=0)]))
-                side[rest] = (vectors[rest] @ centres.T).argmax(axis=1)
-            return side
-        node = left if left.get_count() >= right.get_count() else right
-    return None
 
 
 def _split_oversized(vectors: np.ndarray, labels: np.ndarray, max_size: int) -> np.ndarray:
