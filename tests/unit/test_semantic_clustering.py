@@ -20,15 +20,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on the five tuning samples; the
-# held-out sample meets the purity target, its ARI is still under it.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on four samples; the "legal" sample
+# (the first held-out check, seen since) meets the purity target, its ARI is still under it.
+# keywords_labeled_holdout2.csv is the held-out check now: it gets its floor once it has been measured.
 FLOORS = {  # sample: (ARI floor, purity floor)
     "keywords_labeled_2k.csv": (0.90, 0.95),        # (0.928, 0.981) coffee, fitness, garden, dogs
     "keywords_labeled_business.csv": (0.80, 0.89),  # (0.823, 0.915) finance, software, travel, skincare
     "keywords_labeled_home.csv": (0.84, 0.92),      # (0.863, 0.944) home, cars, education, weddings
     "keywords_labeled_care.csv": (0.86, 0.91),      # (0.889, 0.932) pets and vets, health, cooking, fashion
     "keywords_labeled_work.csv": (0.80, 0.92),      # (0.821, 0.949) HR and IT software, marketing, gaming, outdoors
-    "keywords_labeled_holdout.csv": (0.76, 0.88),   # (0.780, 0.897) held out of all tuning
+    "keywords_labeled_legal.csv": (0.76, 0.88),     # (0.780, 0.897) legal, real estate, baby, photography
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 
