@@ -56,6 +56,8 @@ MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 # A word whose (prior × selection) weight is below this is a modifier and is left out of the keyword's core.
 CORE_MIN_WEIGHT = 0.35
 CORE_PASSES = 2
+# Weight of the pull towards the keywords sharing a keyword's most specific core word (_with_context).
+CONTEXT_WEIGHT = 0.2
 DEFAULT_TIGHTNESS = 0.5
 # Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between); near 0.1 keywords of one topic
 # also part by intent modifier. The default sits loose enough to join synonyms the model places apart;
@@ -144,7 +146,37 @@ def embed(texts: list[str]) -> np.ndarray:
         encoded.update(zip(fresh, encode_phrases(fresh)))
         zero = np.zeros(PHRASE_DIM, np.float32)
         plain = np.vstack([encoded.get(core, zero) for core in cores]) if cores else np.zeros((0, PHRASE_DIM))
+    if CONTEXT_WEIGHT > 0 and len(texts) >= SPREAD_MIN_ROWS:
+        plain = _with_context(plain, cores)
     return plain.astype(np.float32)
+
+
+def _with_context(vectors: np.ndarray, cores: list[str]) -> np.ndarray:
+    """Each keyword's phrase vector pulled towards the keywords that share its most specific core word.
+
+    A keyword's rarest core word that at least one other keyword also has (fewest keywords, so a facet
+    such as "custody" or "resume parsing" before a category word such as "lawyer" or "software") links
+    it to the other keywords of its topic, including those under a synonym the model does not know
+    ("ats resume parsing" meets "applicant tracking system resume parsing"). The pull is the normalised
+    mean phrase vector of the keywords with that word, added with CONTEXT_WEIGHT.
+    """
+    from scipy.sparse import csr_matrix
+
+    vocabulary: dict[str, int] = {}
+    ids = [sorted({vocabulary.setdefault(w, len(vocabulary)) for w in core.split()}) for core in cores]
+    if not vocabulary:
+        return vectors
+    rows = [i for i, words in enumerate(ids) for _ in words]
+    incidence = csr_matrix((np.ones(len(rows), np.float32), (rows, [w for words in ids for w in words])),
+                           shape=(len(cores), len(vocabulary)))
+    df = np.asarray(incidence.sum(axis=0)).ravel()
+    word_context = _normalise(np.asarray(incidence.T @ vectors))
+    context = np.zeros_like(vectors)
+    for row, words in enumerate(ids):
+        shared = [w for w in words if df[w] >= 2]
+        if shared:
+            context[row] = word_context[min(shared, key=lambda w: (df[w], w))]
+    return _normalise(vectors + CONTEXT_WEIGHT * context)
 
 
 def _cores(words_by_id: list[str], indptr: list[int], indices: list[int], weights: list[float],
