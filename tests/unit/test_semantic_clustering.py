@@ -20,16 +20,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on four samples; the "legal" sample
-# (the first held-out check, seen since) meets the purity target, its ARI is still under it.
-# keywords_labeled_holdout2.csv is the held-out check now: it gets its floor once it has been measured.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on the six tuning samples; the
+# held-out sample (measured once, after the design was fixed) is under it on both.
 FLOORS = {  # sample: (ARI floor, purity floor)
-    "keywords_labeled_2k.csv": (0.90, 0.95),        # (0.928, 0.981) coffee, fitness, garden, dogs
-    "keywords_labeled_business.csv": (0.80, 0.89),  # (0.823, 0.915) finance, software, travel, skincare
-    "keywords_labeled_home.csv": (0.84, 0.92),      # (0.863, 0.944) home, cars, education, weddings
-    "keywords_labeled_care.csv": (0.86, 0.91),      # (0.889, 0.932) pets and vets, health, cooking, fashion
-    "keywords_labeled_work.csv": (0.80, 0.92),      # (0.821, 0.949) HR and IT software, marketing, gaming, outdoors
-    "keywords_labeled_legal.csv": (0.76, 0.88),     # (0.780, 0.897) legal, real estate, baby, photography
+    "keywords_labeled_2k.csv": (0.86, 0.90),        # (0.881, 0.921) coffee, fitness, garden, dogs
+    "keywords_labeled_business.csv": (0.88, 0.94),  # (0.900, 0.959) finance, software, travel, skincare
+    "keywords_labeled_home.csv": (0.86, 0.93),      # (0.884, 0.947) home, cars, education, weddings
+    "keywords_labeled_care.csv": (0.90, 0.95),      # (0.918, 0.967) pets and vets, health, cooking, fashion
+    "keywords_labeled_work.csv": (0.79, 0.90),      # (0.808, 0.922) HR and IT software, marketing, gaming, outdoors
+    "keywords_labeled_legal.csv": (0.80, 0.89),     # (0.818, 0.908) legal, real estate, baby, photography
+    "keywords_labeled_holdout2.csv": (0.72, 0.86),  # (0.741, 0.877) insurance, music, jewellery, farming: held out
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 

@@ -13,6 +13,11 @@ Embedding is two passes, both with models shipped in the repo and loaded from lo
    itself, run as int8 ONNX (scripts/build_phrase_model.py, app/data/phrase_model/), once per distinct
    core. A phrase is then more than the mean of its words: "rainy day fund" lands near "emergency
    fund", "airfare" near "cheap flights".
+3. Each keyword's vector is pulled a little (CONTEXT_WEIGHT) towards the mean of the keywords that
+   share its most specific core word (_with_context): keywords of one topic share its facets under
+   different head terms ("ats resume parsing", "recruiting software resume parsing"), so this joins
+   synonyms the model does not know, while a category word ("software", "lawyer") is too common in
+   the selection to be a keyword's most specific word.
 
 Vectors therefore depend on the selection (deterministically): the same keywords always give the same
 vectors.
@@ -115,7 +120,8 @@ def embed(texts: list[str]) -> np.ndarray:
 
     Two passes: the static word vectors find which words of this selection are modifiers (see
     _spread_weights); then each keyword's core (its words without those modifiers) is read as one
-    phrase by the shipped transformer, once per distinct core.
+    phrase by the shipped transformer, once per distinct core; last, each vector is pulled towards the
+    keywords that share its most specific core word (_with_context).
     """
     from scipy.sparse import csr_matrix
 
@@ -148,7 +154,7 @@ def embed(texts: list[str]) -> np.ndarray:
         plain = np.vstack([encoded.get(core, zero) for core in cores]) if cores else np.zeros((0, PHRASE_DIM))
     if CONTEXT_WEIGHT > 0 and len(texts) >= SPREAD_MIN_ROWS:
         plain = _with_context(plain, cores)
-    return plain.astype(np.float32)
+    return np.asarray(plain, dtype=np.float32)
 
 
 def _with_context(vectors: np.ndarray, cores: list[str]) -> np.ndarray:
@@ -171,12 +177,14 @@ def _with_context(vectors: np.ndarray, cores: list[str]) -> np.ndarray:
                            shape=(len(cores), len(vocabulary)))
     df = np.asarray(incidence.sum(axis=0)).ravel()
     word_context = _normalise(np.asarray(incidence.T @ vectors))
-    context = np.zeros_like(vectors)
-    for row, words in enumerate(ids):
-        shared = [w for w in words if df[w] >= 2]
-        if shared:
-            context[row] = word_context[min(shared, key=lambda w: (df[w], w))]
-    return _normalise(vectors + CONTEXT_WEIGHT * context)
+    chosen = np.array([min((w for w in words if df[w] >= 2), key=lambda w: (df[w], w), default=-1)
+                       for words in ids])
+    out = np.asarray(vectors, dtype=np.float32)  # the caller's fresh matrix, changed in place
+    for start in range(0, len(out), 8192):  # in blocks: no second n×d matrix at 50k keywords
+        block, pick = out[start:start + 8192], chosen[start:start + 8192]
+        block[pick >= 0] += CONTEXT_WEIGHT * word_context[pick[pick >= 0]]
+        block[:] = _normalise(block)
+    return out
 
 
 def _cores(words_by_id: list[str], indptr: list[int], indices: list[int], weights: list[float],
