@@ -36,6 +36,9 @@ def create_app(config: str | Config | None = None) -> Flask:
 
     request_context.install(app)
     web.install(app)
+    from app import page_cache
+
+    page_cache.install(app)
 
     from app.errors import register_error_handlers
 

@@ -120,6 +120,8 @@ class Config:
     # A run with no step for this long (and no live stage job) is marked interrupted; a long queue must not trip it.
     AUTOMATION_STALE_AFTER_SECONDS = int(os.environ.get("AUTOMATION_STALE_AFTER_SECONDS", "600"))
     RQ_QUEUES = ["default"]
+    # Stored parts of the planner's list pages, exact through the account's data version (app/page_cache.py).
+    PAGE_CACHE = _env_bool("PAGE_CACHE", True)
     # Model calls one batch job makes at once, per provider slug (AI_CONCURRENCY_BY_PROVIDER="openai=8").
     AI_CONCURRENCY = int(os.environ.get("AI_CONCURRENCY", "4"))
     AI_CONCURRENCY_BY_PROVIDER = _env_counts("AI_CONCURRENCY_BY_PROVIDER")

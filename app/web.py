@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request, url_for
+from flask import Flask, g, render_template, request, url_for
 from flask_login import current_user
 
 from app.modules import MODULE_LABELS
@@ -118,10 +118,18 @@ def _switcher_sites():
     return switcher_sites()
 
 
+def _switcher():
+    """The header's site and sector switcher, stored with the account's pages (app.page_cache)."""
+    from app import page_cache
+
+    return page_cache.part("switcher", lambda: render_template("shared/_switcher.html"))
+
+
 def _new_submit_token() -> str:
+    from app import page_cache
     from app.services.jobs import new_submit_token
 
-    return new_submit_token()
+    return page_cache.SUBMIT_PLACEHOLDER if page_cache.rendering() else new_submit_token()
 
 
 def install(app: Flask) -> None:
@@ -155,6 +163,7 @@ def install(app: Flask) -> None:
             "active_sector": g.get("active_sector"),
             "is_operator": current_user.is_authenticated and current_user.is_operator,
             "switcher_sites": _switcher_sites,
+            "switcher": _switcher,
             "live_available": _live_available,
         }
 

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app import params
+from app import page_cache, params
 from app.blueprints.forms import attach_error
 from app.blueprints.planner import bp
 from app.errors import ValidationError
@@ -82,22 +82,26 @@ def clusters():
     """The active sector's clusters with keyword count, volume, difficulty, intent and ideas."""
     query = _list_query()
     page = _page_arg()
-    rows, total = [], 0
-    if g.active_sector is not None:
-        rows, total = cluster_service.list_clusters(
-            sector_id=g.active_sector.id, q=query["q"], intent=query["intent"] or None, sort=query["sort"],
-            direction=query["dir"], page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    context = {
-        "rows": rows, "total": total, "page": page, "pages": pages, "query": query,
-        "filtered": bool(query["q"] or query["intent"]), "intent_choices": INTENT_CHOICES,
-        "url": _url_maker("planner.clusters", {**query, "page": page}), "per_page": PER_PAGE,
-        "no_intent": cluster_service.NO_INTENT,
-        "has_keywords_page": _endpoint_exists("planner.keywords"),
-        "has_generate_ideas": _endpoint_exists("planner.ideas_generate_estimate"),
-    }
-    template = "planner/_clusters_table.html" if is_htmx() else "planner/clusters.html"
-    return add_vary(make_response(render_template(template, **context)))
+
+    def build() -> dict:
+        rows, total = [], 0
+        if g.active_sector is not None:
+            rows, total = cluster_service.list_clusters(
+                sector_id=g.active_sector.id, q=query["q"], intent=query["intent"] or None, sort=query["sort"],
+                direction=query["dir"], page=page, per_page=PER_PAGE)
+        pages = max(1, -(-total // PER_PAGE))
+        return {
+            "rows": rows, "total": total, "page": page, "pages": pages, "query": query,
+            "filtered": bool(query["q"] or query["intent"]), "intent_choices": INTENT_CHOICES,
+            "url": _url_maker("planner.clusters", {**query, "page": page}), "per_page": PER_PAGE,
+            "no_intent": cluster_service.NO_INTENT,
+            "has_keywords_page": _endpoint_exists("planner.keywords"),
+            "has_generate_ideas": _endpoint_exists("planner.ideas_generate_estimate"),
+        }
+
+    if is_htmx():
+        return add_vary(make_response(page_cache.render_fragment("planner/_clusters_table.html", build)))
+    return add_vary(make_response(page_cache.render_page("planner/clusters.html", build)))
 
 
 def _detail(cluster_id: int, *, form: ClusterForm | None = None, intent_form: IntentForm | None = None,

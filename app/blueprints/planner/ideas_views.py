@@ -9,7 +9,7 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange
 
 from app.blueprints.forms import attach_error
-from app import params
+from app import page_cache, params
 from app.blueprints.planner import bp
 from app.errors import DomainError, NotFound, ValidationError
 from app.htmx import is_htmx
@@ -61,13 +61,17 @@ def ideas():
     if g.active_sector is None:
         return _no_sector_page()
     filters = idea_service.IdeaFilters.from_args(request.args)
-    page = idea_service.list_ideas(sector=g.active_sector, filters=filters,
-                                   page=params.page_arg(request.args))
-    context = dict(page=page, filters=filters, clusters=idea_service.sector_clusters(sector=g.active_sector),
-                   statuses=IDEA_STATUSES, content_types=CONTENT_TYPE_LABELS, structures=STRUCTURE_LABELS)
+    page_number = params.page_arg(request.args)
+    sector = g.active_sector
+
+    def build() -> dict:
+        page = idea_service.list_ideas(sector=sector, filters=filters, page=page_number)
+        return dict(page=page, filters=filters, clusters=idea_service.sector_clusters(sector=sector),
+                    statuses=IDEA_STATUSES, content_types=CONTENT_TYPE_LABELS, structures=STRUCTURE_LABELS)
+
     if is_htmx() and request.headers.get("HX-Target") == "ideas-list":
-        return render_template("planner/_ideas_list.html", **context)
-    return render_template("planner/ideas.html", **context)
+        return page_cache.render_fragment("planner/_ideas_list.html", build)
+    return page_cache.render_page("planner/ideas.html", build)
 
 
 def _generate_args(source) -> tuple[list[int], str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, g, make_response, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from app import params, tenancy
+from app import page_cache, params, tenancy
 from app.blueprints.planner import bp
 from app.errors import Conflict, DomainError, NotFound, ValidationError
 from app.htmx import hx_redirect, is_htmx
@@ -40,13 +40,15 @@ def keywords_page():
         return _no_sector()
     flt = KeywordFilter.from_args(request.args)
     if is_htmx() and request.headers.get("HX-Target") == "keyword-table":
-        return render_template("planner/_keyword_table.html", **_table_context(sector, flt))
-    summary = keywords.sector_summary(sector.id)
-    context = _table_context(sector, flt, summary)
-    return render_template("planner/keywords.html", sector=sector, summary=summary,
-                           clusters=keywords.clusters_for_filter(sector.id),
-                           move_sectors=keywords.sectors_for_move(sector),
-                           recent_imports=imports.recent_imports(sector.id), **context)
+        return page_cache.render_fragment("planner/_keyword_table.html", lambda: _table_context(sector, flt))
+
+    def build() -> dict:
+        summary = keywords.sector_summary(sector.id)
+        return dict(sector=sector, summary=summary, clusters=keywords.clusters_for_filter(sector.id),
+                    move_sectors=keywords.sectors_for_move(sector), recent_imports=imports.recent_imports(sector.id),
+                    **_table_context(sector, flt, summary))
+
+    return page_cache.render_page("planner/keywords.html", build)
 
 
 @bp.route("/keywords/add", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from typing import Iterator
 from psycopg import errors
 from sqlalchemy import exists, select, text
 
+from app import page_cache
 from app.extensions import db
 from app.models import Keyword, Sector
 
@@ -62,7 +63,9 @@ def keyword_batch(sector: Sector, account_id: int, *, source: str, direct: bool,
     Runs on the session's own connection, so it is part of the caller's transaction. ``merge=False``
     leaves the search index's pending entries for the caller to merge (see merge_search_index).
     """
-    cursor = db.session.connection().connection.driver_connection.cursor()
+    connection = db.session.connection()
+    page_cache.mark_written(connection)  # COPY goes around SQLAlchemy: stored planner pages must not outlive it
+    cursor = connection.connection.driver_connection.cursor()
     try:
         if direct:
             batch = KeywordBatch((account_id, sector.site_id, sector.id, "active", source), progress, total)
