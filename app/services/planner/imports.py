@@ -139,7 +139,8 @@ def start(*, import_id: int, mapping: dict, user_id: int | None) -> KeywordImpor
         return imp
     imp.status = "running"
     db.session.commit()
-    tidy_search_index(run(imp.id))
+    run(imp.id)
+    tidy_search_index(imp.sector_id)
     return get_import(imp.id)
 
 
@@ -164,7 +165,7 @@ def run(import_id: int, progress: Progress | None = None) -> AddResult:
         for attempt in (1, 2):
             try:
                 with inserting(sector, source="import", progress=step, total=expected,
-                               direct=None if attempt == 1 else False, merge=False) as batch:
+                               direct=None if attempt == 1 else False, search_later=True) as batch:
                     result = parsing.parse(data, imp.shape, imp.mapping, on_record=batch.write)
                 break
             except ConcurrentInsert:
@@ -196,15 +197,14 @@ def run(import_id: int, progress: Progress | None = None) -> AddResult:
                      rejected=list(result.rejected))
 
 
-def tidy_search_index(result: AddResult) -> None:
-    """After the report is saved: merge a big import's new entries into the keyword search index.
+def tidy_search_index(sector_id: int) -> None:
+    """After the report is saved: add the search entries the import left out, in one pass.
 
-    Until then searches still find them (in the index's pending list), a little more slowly; if this
-    never runs, autovacuum merges them.
+    Until then searches of the sector read its keywords directly (exact, a little slower); if this never
+    runs, the next import into the sector, or the minute tick, does it.
     """
-    if result.added > keyword_copy.MERGE_SEARCH_INDEX_ABOVE:
-        keyword_copy.merge_search_index()
-        db.session.commit()
+    keyword_copy.index_pending_search(sector_id)
+    db.session.commit()
 
 
 def _fail(import_id: int, message: str) -> None:
@@ -236,7 +236,7 @@ class KeywordImportJob(JobKind):
 
     def run(self, job: Job, progress: Progress) -> dict:
         result = run(job.payload["import_id"], progress)
-        tidy_search_index(result)
+        tidy_search_index(get_import(job.payload["import_id"]).sector_id)
         return {"summary": result.message(), "import_id": job.payload["import_id"], "added": result.added}
 
     def on_failure(self, job: Job) -> None:

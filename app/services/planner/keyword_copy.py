@@ -14,12 +14,13 @@ from sqlalchemy import exists, select, text
 
 from app.extensions import db
 from app.models import Keyword, Sector
+from app.models.planner import keyword_search_pending
 
 _COPY_COLUMNS = ("keyword", "normalized", "volume", "volume_text", "difficulty", "cpc", "cpc_currency", "intent")
 _STAGING = ("CREATE TEMP TABLE IF NOT EXISTS keyword_copy (position int, keyword varchar(200), "
             "normalized varchar(200), volume int, volume_text varchar(40), difficulty smallint, "
             "cpc numeric(10, 2), cpc_currency varchar(8), intent varchar(20)) ON COMMIT DROP")
-# Above this many new rows an import merges the search index's pending entries itself, in one pass.
+# Above this many new search entries the pass that adds them merges the index's pending list itself.
 MERGE_SEARCH_INDEX_ABOVE = 10_000
 PROGRESS_EVERY = 20_000
 
@@ -52,18 +53,22 @@ def sector_is_empty(sector_id: int) -> bool:
 
 @contextmanager
 def keyword_batch(sector: Sector, account_id: int, *, source: str, direct: bool, progress=None,
-                  total: int = 0, merge: bool = True) -> Iterator[KeywordBatch]:
+                  total: int = 0, search_later: bool = False) -> Iterator[KeywordBatch]:
     """A batch of records written with COPY; the records must be unique among themselves.
 
     ``direct``: COPY straight into keywords, for a sector that was empty (no staging table, no conflict
     check). If a concurrent insert got there first this raises ConcurrentInsert and leaves nothing
     behind; write the records again with ``direct=False``. Otherwise the rows go into a temporary
     table and then one INSERT … ON CONFLICT DO NOTHING (keywords already in the sector are skipped).
-    Runs on the session's own connection, so it is part of the caller's transaction. ``merge=False``
-    leaves the search index's pending entries for the caller to merge (see merge_search_index).
+    Runs on the session's own connection, so it is part of the caller's transaction. ``search_later``
+    leaves the rows' search entries out and marks the sector instead (the rows' transaction commits the
+    mark with them); the caller adds the entries after committing (index_pending_search). Searches of the
+    sector are exact meanwhile.
     """
     cursor = db.session.connection().connection.driver_connection.cursor()
     try:
+        if search_later:
+            mark_search_pending(cursor, sector.id)
         if direct:
             batch = KeywordBatch((account_id, sector.site_id, sector.id, "active", source), progress, total)
             savepoint = db.session.begin_nested()
@@ -94,8 +99,6 @@ def keyword_batch(sector: Sector, account_id: int, *, source: str, direct: bool,
         cursor.close()
     if progress:
         progress(1.0)
-    if merge and batch.added > MERGE_SEARCH_INDEX_ABOVE:
-        merge_search_index()
 
 
 class _PositionedBatch(KeywordBatch):
@@ -114,17 +117,64 @@ def _row(record) -> tuple:
             (record.cpc_currency or None) and record.cpc_currency[:8], record.intent)
 
 
+def mark_search_pending(cursor, sector_id: int) -> None:
+    """This transaction's keyword inserts skip their search entries; the sector is marked until they exist.
+
+    The mark is an upsert so it locks an existing mark row: index_pending_search of an earlier import,
+    removing that mark, waits for this transaction and then sees its rows.
+    """
+    cursor.execute("SET LOCAL igny8.search_later = 'on'")
+    cursor.execute("INSERT INTO keyword_search_pending (sector_id) VALUES (%s) "
+                   "ON CONFLICT (sector_id) DO UPDATE SET marked_at = now()", (sector_id,))
+
+
+def search_pending(sector_id: int) -> bool:
+    """Whether some keywords of the sector may still lack their search entries (an import just finished)."""
+    return db.session.execute(select(keyword_search_pending.c.sector_id)
+                              .where(keyword_search_pending.c.sector_id == sector_id)).first() is not None
+
+
+def index_pending_search(sector_id: int) -> int:
+    """Add the search entries an import left out, in one pass, and unmark the sector; the caller commits.
+
+    Returns how many entries were added. The mark is removed first: an import into the same sector that
+    commits meanwhile holds it locked, so this waits for it and then adds its rows too.
+    """
+    marked = db.session.execute(text("DELETE FROM keyword_search_pending WHERE sector_id = :s RETURNING 1"),
+                                {"s": sector_id}).first()
+    if marked is None:
+        return 0
+    added = db.session.execute(text(
+        "INSERT INTO keyword_search (keyword_id, normalized) SELECT k.id, k.normalized FROM keywords k "
+        "WHERE k.sector_id = :s AND NOT EXISTS (SELECT 1 FROM keyword_search t WHERE t.keyword_id = k.id) "
+        "ON CONFLICT (keyword_id) DO NOTHING"), {"s": sector_id}).rowcount
+    if added > MERGE_SEARCH_INDEX_ABOVE:
+        merge_search_index()
+    return added
+
+
+def index_stale_search(older_than_seconds: int = 60) -> int:
+    """The minute tick: sectors whose import committed but never added its search entries (its worker
+    died in between) get them now. Returns how many sectors were done."""
+    stale = list(db.session.scalars(select(keyword_search_pending.c.sector_id).where(
+        keyword_search_pending.c.marked_at < text(f"now() - interval '{int(older_than_seconds)} seconds'"))))
+    for sector_id in stale:
+        index_pending_search(sector_id)
+        db.session.commit()
+    return len(stale)
+
+
 def merge_search_index() -> None:
     """Merge the trigram index's pending list (where inserts wait, up to 64 MB) into the index.
 
     One merge of a whole import's entries is several times cheaper than the many small merges the
-    default 4 MB list makes during a big COPY. Only the index owner may ask for it; anyone else leaves
-    it to autovacuum (searches stay correct meanwhile, just a little slower).
+    default 4 MB list makes. Only the index owner may ask for it; anyone else leaves it to autovacuum
+    (searches stay correct meanwhile, just a little slower).
     """
     savepoint = db.session.begin_nested()
     try:
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-        db.session.execute(text("SELECT gin_clean_pending_list('ix_keywords_normalized_trgm'::regclass)"))
+        db.session.execute(text("SELECT gin_clean_pending_list('ix_keyword_search_trgm'::regclass)"))
     except Exception:  # noqa: BLE001 - not the owner: autovacuum merges it later
         savepoint.rollback()
         return
