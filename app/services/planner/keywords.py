@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ARRAY, Integer, any_, cast, delete, func, select, update
 from sqlalchemy.orm import joinedload
 
 from app import tenancy
@@ -226,7 +226,9 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(sector_id: int, flt: KeywordFilter) -> list:
+def _conditions(sector_id: int, flt: KeywordFilter, *, candidates: bool = True) -> list:
+    """The filter as conditions on keywords. ``candidates=False`` leaves out the search index's list of
+    candidate ids (the same rows; for the planner's row estimate, which reads the column statistics)."""
     conditions = [Keyword.sector_id == sector_id]
     if flt.status != "all":
         conditions.append(Keyword.status == flt.status)
@@ -234,11 +236,13 @@ def _conditions(sector_id: int, flt: KeywordFilter) -> list:
         needle = parsing.normalize_keyword(flt.q)
         pattern = f"%{escape_like(needle)}%"
         conditions.append(Keyword.normalized.like(pattern, escape="\\"))
-        if len(needle) >= 3 and not _search_pending(sector_id, flt):
-            # The trigram index of the search entries names the candidates; the condition above stays
-            # the exact test.
-            conditions.append(Keyword.id.in_(select(keyword_search.c.keyword_id)
-                                             .where(keyword_search.c.normalized.like(pattern, escape="\\"))))
+        if candidates and len(needle) >= 3 and not _search_pending(sector_id, flt):
+            # The trigram index of the search entries names the candidates, fetched by primary key (an
+            # array, so the planner never trades that for a scan of the whole table); the condition above
+            # stays the exact test.
+            candidates = (select(func.array_agg(keyword_search.c.keyword_id))
+                          .where(keyword_search.c.normalized.like(pattern, escape="\\")).scalar_subquery())
+            conditions.append(Keyword.id == any_(cast(candidates, ARRAY(Integer))))
     if flt.intent == "none":
         conditions.append(Keyword.intent.is_(None))
     elif flt.intent:
@@ -294,10 +298,12 @@ def _planner_estimate(conditions: list) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
-def cheap_count(conditions: list) -> int:
-    """Exact count, or the planner's estimate (a Count marked estimated) when that is above the threshold."""
+def cheap_count(conditions: list, estimate_conditions: list | None = None) -> int:
+    """Exact count, or the planner's estimate (a Count marked estimated) when that is above the threshold.
+
+    ``estimate_conditions``: the same rows described for the estimate (see _conditions' ``candidates``)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        estimate = _planner_estimate(conditions)
+        estimate = _planner_estimate(estimate_conditions if estimate_conditions is not None else conditions)
         if estimate > COUNT_ESTIMATE_ABOVE:
             return Count.about(estimate)
     return db.session.scalar(select(func.count()).select_from(Keyword).where(*conditions)) or 0
@@ -308,7 +314,7 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     if summary is not None and not flt.is_filtered:
         total = summary["active"]  # the unfiltered table: already counted for the page header
     else:
-        total = cheap_count(_conditions(sector_id, flt))
+        total = cheap_count(_conditions(sector_id, flt), _conditions(sector_id, flt, candidates=False))
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
