@@ -240,9 +240,9 @@ def _conditions(sector_id: int, flt: KeywordFilter, *, candidates: bool = True) 
             # The trigram index of the search entries names the candidates, fetched by primary key (an
             # array, so the planner never trades that for a scan of the whole table); the condition above
             # stays the exact test.
-            candidates = (select(func.array_agg(keyword_search.c.keyword_id))
-                          .where(keyword_search.c.normalized.like(pattern, escape="\\")).scalar_subquery())
-            conditions.append(Keyword.id == any_(cast(candidates, ARRAY(Integer))))
+            ids = (select(func.array_agg(keyword_search.c.keyword_id))
+                   .where(keyword_search.c.normalized.like(pattern, escape="\\")).scalar_subquery())
+            conditions.append(Keyword.id == any_(cast(ids, ARRAY(Integer))))
     if flt.intent == "none":
         conditions.append(Keyword.intent.is_(None))
     elif flt.intent:
