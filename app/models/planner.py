@@ -124,7 +124,7 @@ class Keyword(SiteOwned, db.Model):
     )
 
 
-# The keyword search entries (keyword id, normalized text) with the trigram index, kept by database triggers
+# The keyword search entries (keyword id, its sector, normalized text) with the trigram index, kept by database triggers
 # on keywords (migration 0009_import_speed). An import leaves its sector's entries to be added in one pass
 # right after its report and marks the sector in keyword_search_pending meanwhile; a search of a marked
 # sector reads its keywords directly. Not tenant-owned: only ever read as "these keyword ids", joined to
@@ -132,6 +132,7 @@ class Keyword(SiteOwned, db.Model):
 keyword_search = Table(
     "keyword_search", db.metadata,
     Column("keyword_id", Integer, primary_key=True),
+    Column("sector_id", Integer, nullable=False),
     Column("normalized", String(200), nullable=False),
     Index("ix_keyword_search_trgm", "normalized", postgresql_using="gin",
           postgresql_ops={"normalized": "gin_trgm_ops"}, postgresql_with={"gin_pending_list_limit": 65536}),

@@ -5,7 +5,8 @@ foreign key ~0.4 s (one lookup of the same sector per row), against ~0.5 s for t
 unique key themselves.
 
 Search entries
-- The trigram index moves from keywords to its own table, keyword_search (keyword id, normalized text).
+- The trigram index moves from keywords to its own table, keyword_search (keyword id, its sector, normalized
+  text; a search keeps its sector's candidates only before fetching them from keywords).
   Any insert fills it in the same statement (a statement trigger), except an import, which sets
   igny8.search_later for its transaction and marks its sector in keyword_search_pending instead; right
   after the import's report is saved the job adds the sector's missing entries in one pass and removes the
@@ -35,6 +36,7 @@ depends_on = None
 _UPGRADE = """
 CREATE TABLE keyword_search (
     keyword_id integer PRIMARY KEY,
+    sector_id integer NOT NULL,
     normalized varchar(200) NOT NULL
 );
 CREATE TABLE keyword_search_pending (
@@ -63,7 +65,7 @@ BEGIN
         PERFORM keywords_check_sector(r.sector_id, r.site_id, r.account_id);
     END LOOP;
     IF coalesce(current_setting('igny8.search_later', true), '') <> 'on' THEN
-        INSERT INTO keyword_search (keyword_id, normalized) SELECT id, normalized FROM new_rows;
+        INSERT INTO keyword_search (keyword_id, sector_id, normalized) SELECT id, sector_id, normalized FROM new_rows;
     END IF;
     RETURN NULL;
 END $$;
@@ -76,8 +78,8 @@ END $$;
 
 CREATE FUNCTION keywords_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO keyword_search (keyword_id, normalized) VALUES (NEW.id, NEW.normalized)
-        ON CONFLICT (keyword_id) DO UPDATE SET normalized = EXCLUDED.normalized;
+    INSERT INTO keyword_search (keyword_id, sector_id, normalized) VALUES (NEW.id, NEW.sector_id, NEW.normalized)
+        ON CONFLICT (keyword_id) DO UPDATE SET sector_id = EXCLUDED.sector_id, normalized = EXCLUDED.normalized;
     RETURN NULL;
 END $$;
 
@@ -121,7 +123,7 @@ CREATE TRIGGER sectors_rekeyed BEFORE UPDATE OF id, site_id, account_id ON secto
                        OR OLD.account_id IS DISTINCT FROM NEW.account_id)
     EXECUTE FUNCTION sectors_rekeyed();
 
-INSERT INTO keyword_search (keyword_id, normalized) SELECT id, normalized FROM keywords;
+INSERT INTO keyword_search (keyword_id, sector_id, normalized) SELECT id, sector_id, normalized FROM keywords;
 CREATE INDEX ix_keyword_search_trgm ON keyword_search USING gin (normalized gin_trgm_ops)
     WITH (gin_pending_list_limit = 65536);
 """

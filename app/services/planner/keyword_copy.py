@@ -186,7 +186,8 @@ def index_pending_search(sector_id: int) -> int:
     if marked is None:
         return 0
     added = db.session.execute(text(
-        "INSERT INTO keyword_search (keyword_id, normalized) SELECT k.id, k.normalized FROM keywords k "
+        "INSERT INTO keyword_search (keyword_id, sector_id, normalized) SELECT k.id, k.sector_id, k.normalized "
+        "FROM keywords k "
         "WHERE k.sector_id = :s AND NOT EXISTS (SELECT 1 FROM keyword_search t WHERE t.keyword_id = k.id) "
         "ON CONFLICT (keyword_id) DO NOTHING"), {"s": sector_id}).rowcount
     if added > MERGE_SEARCH_INDEX_ABOVE:

@@ -237,11 +237,12 @@ def _conditions(sector_id: int, flt: KeywordFilter, *, candidates: bool = True) 
         pattern = f"%{escape_like(needle)}%"
         conditions.append(Keyword.normalized.like(pattern, escape="\\"))
         if candidates and len(needle) >= 3 and not _search_pending(sector_id, flt):
-            # The trigram index of the search entries names the candidates, fetched by primary key (an
-            # array, so the planner never trades that for a scan of the whole table); the condition above
-            # stays the exact test.
+            # The trigram index of the search entries names the candidates (this sector's only), fetched by
+            # primary key (an array, so the planner never trades that for a scan of the whole table); the
+            # condition above stays the exact test.
             ids = (select(func.array_agg(keyword_search.c.keyword_id))
-                   .where(keyword_search.c.normalized.like(pattern, escape="\\")).scalar_subquery())
+                   .where(keyword_search.c.normalized.like(pattern, escape="\\"),
+                          keyword_search.c.sector_id == sector_id).scalar_subquery())
             conditions.append(Keyword.id == any_(cast(ids, ARRAY(Integer))))
     if flt.intent == "none":
         conditions.append(Keyword.intent.is_(None))
