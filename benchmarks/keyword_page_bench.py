@@ -138,6 +138,7 @@ def main() -> None:
         imp = imports.create(sector_id=ids["sector"], data=semrush_csv(keyword_rows(count)), filename="bench.csv",
                              user_id=ids["user"])
         imports.run(imp.id)
+        imports.tidy_search_index(ids["sector"])  # as the import job does after the report
         db.session.commit()
     if "clusters" in pages or "ideas" in pages:
         add_clusters_and_ideas(app, ids)

@@ -32,7 +32,7 @@ def build(app) -> dict:
         imp = imports.create(sector_id=ids["sector"], data=semrush_csv(keyword_rows(100_000)), filename="bench.csv",
                              user_id=ids["user"])
         imports.run(imp.id)
-        db.session.commit()
+        imports.tidy_search_index(ids["sector"])  # as the import job does after the report
     bench.add_clusters_and_ideas(app, ids)
     with app.app_context(), db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")

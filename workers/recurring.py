@@ -45,6 +45,12 @@ def _automation() -> None:
     start_due()
 
 
+def _keyword_search() -> None:
+    from app.services.planner.keyword_copy import index_stale_search
+
+    index_stale_search()
+
+
 def _purge_claims() -> None:
     cutoff = datetime.now(timezone.utc) - timedelta(days=7)
     db.session.execute(delete(SchedulerClaim).where(SchedulerClaim.claimed_at < cutoff))
@@ -57,6 +63,7 @@ RECURRING: dict[str, tuple[int, Callable[[], None]]] = {
     "publish-due": (60, _publish_due),
     "recheck-published-posts": (3600, _recheck_published),
     "automation-due": (60, _automation),
+    "keyword-search-entries": (60, _keyword_search),
     "replenish-subscriptions": (3600, _replenish),
     "purge-scheduler-claims": (86400, _purge_claims),
 }

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -78,7 +80,7 @@ class Keyword(SiteOwned, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Without their own indexes (each costs every insert): keyword reads always go by sector or cluster.
-    # One composite foreign key to the sector (below) instead of three: one lookup per inserted row.
+    # One composite key to the sector (below) instead of three, checked once per statement and sector.
     account_id: Mapped[int] = mapped_column(Integer)
     site_id: Mapped[int] = mapped_column(Integer)
     sector_id: Mapped[int] = mapped_column(Integer)
@@ -101,6 +103,8 @@ class Keyword(SiteOwned, db.Model):
 
     __table_args__ = (
         UniqueConstraint("sector_id", "normalized", name="uq_keywords_sector_normalized"),
+        # Enforced by database triggers with the same effect (migration 0009_import_speed: one check per
+        # statement and sector instead of one per row); declared here so the ORM orders its writes by it.
         ForeignKeyConstraint(["sector_id", "site_id", "account_id"], ["sectors.id", "sectors.site_id",
                              "sectors.account_id"], ondelete="CASCADE", name="fk_keywords_sector_site_account"),
         CheckConstraint(f"intent IS NULL OR {_in('intent', INTENTS)}", name="intent"),
@@ -116,11 +120,28 @@ class Keyword(SiteOwned, db.Model):
         Index("ix_keywords_cluster", "cluster_id", postgresql_include=["volume", "difficulty"],
               postgresql_where=text("cluster_id IS NOT NULL")),
         Index("ix_keywords_sector_volume", "sector_id", text("volume DESC NULLS LAST"), text("id DESC")),
-        # Text search ("contains") on PostgreSQL: trigram index.
-        # A big pending list: an import's entries are merged in one pass (see keyword_copy.merge_search_index).
-        Index("ix_keywords_normalized_trgm", "normalized", postgresql_using="gin",
-              postgresql_ops={"normalized": "gin_trgm_ops"}, postgresql_with={"gin_pending_list_limit": 65536}),
+        # Text search ("contains") reads the trigram index of keyword_search (below), not one on this table.
     )
+
+
+# The keyword search entries (keyword id, its sector, normalized text) with the trigram index, kept by database triggers
+# on keywords (migration 0009_import_speed). An import leaves its sector's entries to be added in one pass
+# right after its report and marks the sector in keyword_search_pending meanwhile; a search of a marked
+# sector reads its keywords directly. Not tenant-owned: only ever read as "these keyword ids", joined to
+# keywords, which carry the tenancy criteria.
+keyword_search = Table(
+    "keyword_search", db.metadata,
+    Column("keyword_id", Integer, primary_key=True),
+    Column("sector_id", Integer, nullable=False),
+    Column("normalized", String(200), nullable=False),
+    Index("ix_keyword_search_trgm", "normalized", postgresql_using="gin",
+          postgresql_ops={"normalized": "gin_trgm_ops"}, postgresql_with={"gin_pending_list_limit": 65536}),
+)
+keyword_search_pending = Table(
+    "keyword_search_pending", db.metadata,
+    Column("sector_id", Integer, ForeignKey("sectors.id", ondelete="CASCADE"), primary_key=True),
+    Column("marked_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
 
 
 class Idea(SiteOwned, db.Model):

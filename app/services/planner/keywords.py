@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ARRAY, Integer, any_, cast, delete, func, select, update
 from sqlalchemy.orm import joinedload
 
 from app import tenancy
@@ -17,9 +17,9 @@ from app.errors import NotFound, ValidationError
 from app import params
 from app.extensions import db
 from app.models import Cluster, Keyword, Sector
-from app.models.planner import INTENTS, KEYWORD_STATUSES
+from app.models.planner import INTENTS, KEYWORD_STATUSES, keyword_search
 from app.services.planner import parsing
-from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, sector_is_empty
+from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, search_pending, sector_is_empty
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 # column -> (expression, its natural direction). In the natural direction blanks come last; the other
@@ -180,13 +180,14 @@ def insert_records(sector: Sector, records: Iterable, *, source: str, progress=N
 
 @contextmanager
 def inserting(sector: Sector, *, source: str, progress=None, total: int = 0,
-              direct: bool | None = None, merge: bool = True) -> Iterator:
+              direct: bool | None = None, search_later: bool = False) -> Iterator:
     """Yields a batch: ``batch.write(record)`` for records unique among themselves; ``batch.added`` is
     set on the way out.
 
     Records may be written while the file is still being parsed. A sector that is empty gets the rows
     COPYed straight in (``direct``; None = when the sector is empty); if someone else adds keywords to
     it at the same moment this raises ConcurrentInsert with nothing written: write them again.
+    ``search_later``: see keyword_copy.keyword_batch (the caller runs index_pending_search after committing).
     """
     account_id = tenancy.current_account_id()
     if account_id is None or sector.account_id != account_id:
@@ -194,7 +195,7 @@ def inserting(sector: Sector, *, source: str, progress=None, total: int = 0,
     if direct is None:
         direct = sector_is_empty(sector.id)
     with keyword_batch(sector, account_id, source=source, direct=direct, progress=progress, total=total,
-                       merge=merge) as batch:
+                       search_later=search_later) as batch:
         yield batch
 
 
@@ -225,13 +226,24 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(sector_id: int, flt: KeywordFilter) -> list:
+def _conditions(sector_id: int, flt: KeywordFilter, *, candidates: bool = True) -> list:
+    """The filter as conditions on keywords. ``candidates=False`` leaves out the search index's list of
+    candidate ids (the same rows; for the planner's row estimate, which reads the column statistics)."""
     conditions = [Keyword.sector_id == sector_id]
     if flt.status != "all":
         conditions.append(Keyword.status == flt.status)
     if flt.q:
         needle = parsing.normalize_keyword(flt.q)
-        conditions.append(Keyword.normalized.like(f"%{escape_like(needle)}%", escape="\\"))
+        pattern = f"%{escape_like(needle)}%"
+        conditions.append(Keyword.normalized.like(pattern, escape="\\"))
+        if candidates and len(needle) >= 3 and not _search_pending(sector_id, flt):
+            # The trigram index of the search entries names the candidates (this sector's only), fetched by
+            # primary key (an array, so the planner never trades that for a scan of the whole table); the
+            # condition above stays the exact test.
+            ids = (select(func.array_agg(keyword_search.c.keyword_id))
+                   .where(keyword_search.c.normalized.like(pattern, escape="\\"),
+                          keyword_search.c.sector_id == sector_id).scalar_subquery())
+            conditions.append(Keyword.id == any_(cast(ids, ARRAY(Integer))))
     if flt.intent == "none":
         conditions.append(Keyword.intent.is_(None))
     elif flt.intent:
@@ -249,6 +261,16 @@ def _conditions(sector_id: int, flt: KeywordFilter) -> list:
     elif flt.cluster_id:
         conditions.append(Keyword.cluster_id == flt.cluster_id)
     return conditions
+
+
+def _search_pending(sector_id: int, flt: KeywordFilter) -> bool:
+    """Whether an import into the sector just committed and its search entries are still being added: then
+    a search reads the sector's keywords directly (asked once per filter, i.e. once per request)."""
+    cached = flt.__dict__.get("_search_pending")
+    if cached is None or cached[0] != sector_id:
+        cached = (sector_id, search_pending(sector_id))
+        flt.__dict__["_search_pending"] = cached
+    return cached[1]
 
 
 # Above this many matching rows (by the planner's estimate) a count shown in the table is the estimate,
@@ -277,10 +299,12 @@ def _planner_estimate(conditions: list) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
-def cheap_count(conditions: list) -> int:
-    """Exact count, or the planner's estimate (a Count marked estimated) when that is above the threshold."""
+def cheap_count(conditions: list, estimate_conditions: list | None = None) -> int:
+    """Exact count, or the planner's estimate (a Count marked estimated) when that is above the threshold.
+
+    ``estimate_conditions``: the same rows described for the estimate (see _conditions' ``candidates``)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        estimate = _planner_estimate(conditions)
+        estimate = _planner_estimate(estimate_conditions if estimate_conditions is not None else conditions)
         if estimate > COUNT_ESTIMATE_ABOVE:
             return Count.about(estimate)
     return db.session.scalar(select(func.count()).select_from(Keyword).where(*conditions)) or 0
@@ -291,7 +315,7 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     if summary is not None and not flt.is_filtered:
         total = summary["active"]  # the unfiltered table: already counted for the page header
     else:
-        total = cheap_count(_conditions(sector_id, flt))
+        total = cheap_count(_conditions(sector_id, flt), _conditions(sector_id, flt, candidates=False))
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
