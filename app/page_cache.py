@@ -10,12 +10,12 @@ Exactness comes from the account's *data version*, not from a timer:
   names one of the ``WATCHED`` tables marks its connection with the account bound at that moment
   (``tenancy``), or with "every account" when none is bound (operator, scheduler, sign-up, migrations
   run through the app). The few writes that go around SQLAlchemy (COPY) call ``mark_written``.
-- When such a transaction has committed and its connection goes back to the pool, each marked account
-  gets a new random version (Redis). A rollback forgets the marks.
-- A part's key holds the account's version and the all-accounts version read *before* the part is
-  rendered, so a part rendered from data that changed meanwhile is stored under a version nobody reads
-  again. Versions are random tokens, never counters, so a Redis that lost its keys cannot bring an old
-  part back.
+- When such a transaction has committed and its connection goes back to the pool (or begins its next
+  transaction), each marked account gets a new random version (Redis). A rollback forgets the marks.
+- A part is stored with the account's version and the all-accounts version read *before* it was
+  rendered, and served only while both are still current, so a part rendered from data that changed
+  meanwhile is never served. Versions are random tokens, never counters, so a Redis that lost its keys
+  cannot bring an old part back.
 - While a part renders, every table its queries read is checked against ``WATCHED``; a part that read
   anything else is not stored (and in testing the render fails), so a new query on a page cannot be
   cached without its table being watched.
@@ -46,8 +46,8 @@ from app import tenancy
 
 # Tables whose rows the cached parts show. Writing any of them gives the writer's account a new version.
 WATCHED = frozenset({
-    "accounts", "sites", "sectors", "site_access", "users",
-    "keywords", "clusters", "ideas", "tasks", "keyword_imports", "jobs",
+    "sites", "sectors", "keywords", "keyword_search", "keyword_search_pending", "clusters", "ideas", "tasks",
+    "keyword_imports",
 })
 TTL = 300
 ALL = "*"
@@ -120,6 +120,14 @@ def _on_rollback(conn) -> None:
     conn.info.pop(_DIRTY, None)
 
 
+def _on_begin(conn) -> None:
+    """A connection kept after a commit (not returned to the pool) changes versions when it goes on."""
+    committed = conn.info.pop(_COMMITTED, None)
+    redis = conn.info.get(_REDIS)
+    if committed and redis is not None:
+        bump(redis, committed)
+
+
 def _on_checkin(dbapi_connection, connection_record) -> None:
     if connection_record is None:
         return
@@ -140,15 +148,23 @@ def bump(redis, accounts) -> None:
     pipe.execute()
 
 
-def _versions(redis, account_id: int) -> tuple[str, ...]:
-    keys = [f"pc:v:{account_id}", f"pc:v:{ALL}"]
-    values = redis.mget(keys)
-    if None in values:
-        for key, value in zip(keys, values):
+def _lookup(redis, account_id: int, key: str) -> tuple[bytes, bytes | None]:
+    """The account's and the all-accounts version, and the part stored under `key` if it was made under
+    exactly those versions (one round trip)."""
+    version_keys = [f"pc:v:{account_id}", f"pc:v:{ALL}"]
+    pipe = redis.pipeline(transaction=False)
+    pipe.mget(version_keys)
+    pipe.get(key)
+    versions, stored = pipe.execute()
+    if None in versions:
+        for version_key, value in zip(version_keys, versions):
             if value is None:
-                redis.set(key, secrets.token_hex(8), nx=True, ex=TTL * 4)
-        values = redis.mget(keys)
-    return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+                redis.set(version_key, secrets.token_hex(8), nx=True, ex=TTL * 4)
+        versions, stored = redis.mget(version_keys), None
+    current = b" ".join(versions) + b"\n"
+    if stored is not None and stored.startswith(current):
+        return current, stored[len(current):]
+    return current, None
 
 
 # --- Serving parts ------------------------------------------------------------------------------------------
@@ -191,17 +207,16 @@ def part(name: str, render: Callable[[], str], *, vary: tuple = ()) -> Markup:
         with _render_scope():
             return _fill(str(render()))
     redis = current_app.extensions["redis"]
-    versions = _versions(redis, scope.account_id)
     site = g.get("active_site")
     sector = g.get("active_sector")
     identity = repr((
-        name, scope.account_id, versions, g.get("role"),
+        name, scope.account_id, g.get("role"),
         sorted(scope.site_ids) if scope.site_ids is not None else None,
         site.id if site is not None else None, sector.id if sector is not None else None,
         request.path, sorted(request.args.items(multi=True)), vary,
     ))
-    key = "pc:p:" + hashlib.blake2b(identity.encode(), digest_size=20).hexdigest()
-    stored = redis.get(key)
+    key = f"pc:p:{scope.account_id}:" + hashlib.blake2b(identity.encode(), digest_size=20).hexdigest()
+    versions, stored = _lookup(redis, scope.account_id, key)
     if stored is not None:
         return _fill(stored.decode())
     with _render_scope() as scope_render:
@@ -211,7 +226,8 @@ def part(name: str, render: Callable[[], str], *, vary: tuple = ()) -> Markup:
             raise UnwatchedRead(f"Page part {name!r} read {sorted(scope_render.unwatched)}, "
                                 "which app.page_cache.WATCHED does not list")
     else:
-        redis.set(key, html.encode(), ex=TTL)
+        # Stored with the versions read before rendering: a change committed meanwhile makes it unused.
+        redis.set(key, versions + html.encode(), ex=TTL)
     return _fill(html)
 
 
@@ -232,6 +248,7 @@ def install(app: Flask) -> None:
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
         event.listen(Engine, "commit", _on_commit)
         event.listen(Engine, "rollback", _on_rollback)
+        event.listen(Engine, "begin", _on_begin)
         event.listen(Pool, "checkin", _on_checkin)
         _installed = True
 

@@ -91,12 +91,13 @@ def add_clusters_and_ideas(app, ids: dict) -> None:
         db.session.commit()
 
 
-def serve() -> tuple[subprocess.Popen, str]:
+def serve(page_cache: bool = True) -> tuple[subprocess.Popen, str]:
     """The production server configuration (gunicorn.conf.py: pre-forked workers) on a free loopback port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "ACCESS_LOG": "", "TEST_DATABASE_URL": BENCH_DATABASE_URL}
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "ACCESS_LOG": "", "TEST_DATABASE_URL": BENCH_DATABASE_URL,
+           "PAGE_CACHE": "1" if page_cache else "0"}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
                                "--chdir", str(ROOT / "benchmarks"), "_bench_wsgi:app"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -147,25 +148,29 @@ def main() -> None:
         for table in ("keywords", "clusters", "ideas"):
             conn.execute(db.text(f"VACUUM ANALYZE {table}"))
         cluster = conn.execute(db.text("SELECT min(id) FROM clusters")).scalar()
-    server, base = serve()
-    try:
-        opener = signed_in_opener(base, ids["email"], ids["password"])
-        print(f"keywords in sector: {count:,}; clusters: {CLUSTERS:,}; ideas: {CLUSTERS * IDEAS_PER_CLUSTER:,}; "
-              f"server: gunicorn.conf.py ({workers()} workers); client-side times")
-        print(f"{'page':>9} {'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
-        for name in pages:
-            path, queries = PAGES[name]
-            urls = [f"{base}{path}?{q.format(cluster=cluster)}" for q in queries]
-            for url in urls * 3:  # warm up every worker's caches a little
-                opener.open(url).read()
-            for clients in levels:
-                done, wall, times = load(urls, opener, clients, per_client * clients)
-                print(f"{name:>9} {clients:>7} {done:>8} {done / wall:>7.1f} {percentile(times, 50):>7.1f} "
-                      f"{percentile(times, 95):>7.1f}", flush=True)
-        print("Targets: p95 <= 50 ms at 1 client; >= 200 req/s at 16 clients with p95 <= 150 ms.")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    modes = ["stored", "uncached"] if os.environ.get("PAGE_CACHE", "1") != "0" else ["uncached"]
+    print(f"keywords in sector: {count:,}; clusters: {CLUSTERS:,}; ideas: {CLUSTERS * IDEAS_PER_CLUSTER:,}; "
+          f"server: gunicorn.conf.py ({workers()} workers); client-side times")
+    print("stored: the page cache on, as in production (each view rendered once, then served while the data is "
+          "unchanged); uncached: PAGE_CACHE=0, every load rendered from the database")
+    print(f"{'cache':>8} {'page':>9} {'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
+    for mode in modes:
+        server, base = serve(page_cache=mode == "stored")
+        try:
+            opener = signed_in_opener(base, ids["email"], ids["password"])
+            for name in pages:
+                path, queries = PAGES[name]
+                urls = [f"{base}{path}?{q.format(cluster=cluster)}" for q in queries]
+                for url in urls * 3:  # warm up every worker's caches a little
+                    opener.open(url).read()
+                for clients in levels:
+                    done, wall, times = load(urls, opener, clients, per_client * clients)
+                    print(f"{mode:>8} {name:>9} {clients:>7} {done:>8} {done / wall:>7.1f} "
+                          f"{percentile(times, 50):>7.1f} {percentile(times, 95):>7.1f}", flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print("Targets: p95 <= 50 ms at 1 client; >= 200 req/s at 16 clients with p95 <= 150 ms.")
 
 
 def workers() -> int:
