@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on the six tuning samples; the
-# held-out sample (measured once, after the design was fixed) is under it on both.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on six of the seven tuning samples
+# (holdout2, now seen, is under it); the held-out sample holdout3 (measured once, the design unchanged
+# since it was written) is well under it on both.
 FLOORS = {  # sample: (ARI floor, purity floor)
     "keywords_labeled_2k.csv": (0.86, 0.90),        # (0.881, 0.921) coffee, fitness, garden, dogs
     "keywords_labeled_business.csv": (0.88, 0.94),  # (0.900, 0.959) finance, software, travel, skincare
@@ -29,7 +30,8 @@ FLOORS = {  # sample: (ARI floor, purity floor)
     "keywords_labeled_care.csv": (0.90, 0.95),      # (0.918, 0.967) pets and vets, health, cooking, fashion
     "keywords_labeled_work.csv": (0.79, 0.90),      # (0.808, 0.922) HR and IT software, marketing, gaming, outdoors
     "keywords_labeled_legal.csv": (0.80, 0.89),     # (0.818, 0.908) legal, real estate, baby, photography
-    "keywords_labeled_holdout2.csv": (0.72, 0.86),  # (0.741, 0.877) insurance, music, jewellery, farming: held out
+    "keywords_labeled_holdout2.csv": (0.72, 0.86),  # (0.741, 0.877) insurance, music, jewellery, farming
+    "keywords_labeled_holdout3.csv": (0.59, 0.83),  # (0.614, 0.856) cycling, crafts, hotels, energy: held out
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 
