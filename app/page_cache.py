@@ -30,6 +30,7 @@ between commit and version change.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from contextlib import contextmanager
@@ -38,11 +39,14 @@ from typing import Callable, Iterator
 
 from flask import Flask, current_app, g, has_app_context, render_template, request
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 from app import tenancy
+
+log = logging.getLogger(__name__)
 
 # Tables whose rows the cached parts show. Writing any of them gives the writer's account a new version.
 WATCHED = frozenset({
@@ -140,12 +144,18 @@ def _on_checkin(dbapi_connection, connection_record) -> None:
 
 
 def bump(redis, accounts) -> None:
-    """Give these accounts (ids as text, or "*" for every account) a new data version."""
+    """Give these accounts (ids as text, or "*" for every account) a new data version.
+
+    Runs after the commit: an unreachable Redis is logged, not raised (the write stands; a part stored
+    before it is at most TTL seconds old, and a Redis that restarts empty holds no parts at all)."""
     token = secrets.token_hex(8)
-    pipe = redis.pipeline(transaction=False)
-    for account in accounts:
-        pipe.set(f"pc:v:{account}", token, ex=TTL * 4)
-    pipe.execute()
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for account in accounts:
+            pipe.set(f"pc:v:{account}", token, ex=TTL * 4)
+        pipe.execute()
+    except RedisError:
+        log.warning("page cache: could not change the data version of %s", sorted(accounts), exc_info=True)
 
 
 def _lookup(redis, account_id: int, key: str) -> tuple[bytes, bytes | None]:
@@ -196,11 +206,12 @@ def _fill(html: str) -> Markup:
     return Markup(html)
 
 
-def part(name: str, render: Callable[[], str], *, vary: tuple = ()) -> Markup:
+def part(name: str, render: Callable[[], str], *, vary: tuple = (), shared: bool = False) -> Markup:
     """The HTML of a page part: stored while the account's data is unchanged, else rendered now.
 
     ``vary`` holds whatever besides the account, role, site grants, active site and sector and query
-    string the part depends on.
+    string the part depends on. ``shared``: the part does not depend on the page's address (one copy for
+    every view of every page, e.g. a sector's cluster choices), so ``vary`` must name all it depends on.
     """
     scope = tenancy.current_scope()
     if not current_app.config.get("PAGE_CACHE", True) or scope.account_id is None or scope.all_accounts:
@@ -213,10 +224,15 @@ def part(name: str, render: Callable[[], str], *, vary: tuple = ()) -> Markup:
         name, scope.account_id, g.get("role"),
         sorted(scope.site_ids) if scope.site_ids is not None else None,
         site.id if site is not None else None, sector.id if sector is not None else None,
-        request.path, sorted(request.args.items(multi=True)), vary,
+        None if shared else request.path, None if shared else sorted(request.args.items(multi=True)), vary,
     ))
     key = f"pc:p:{scope.account_id}:" + hashlib.blake2b(identity.encode(), digest_size=20).hexdigest()
-    versions, stored = _lookup(redis, scope.account_id, key)
+    try:
+        versions, stored = _lookup(redis, scope.account_id, key)
+    except RedisError:
+        log.warning("page cache: Redis unreachable, rendering %s afresh", name, exc_info=True)
+        with _render_scope():
+            return _fill(str(render()))
     if stored is not None:
         return _fill(stored.decode())
     with _render_scope() as scope_render:
@@ -227,7 +243,10 @@ def part(name: str, render: Callable[[], str], *, vary: tuple = ()) -> Markup:
                                 "which app.page_cache.WATCHED does not list")
     else:
         # Stored with the versions read before rendering: a change committed meanwhile makes it unused.
-        redis.set(key, versions + html.encode(), ex=TTL)
+        try:
+            redis.set(key, versions + html.encode(), ex=TTL)
+        except RedisError:
+            log.warning("page cache: could not store %s", name, exc_info=True)
     return _fill(html)
 
 

@@ -169,3 +169,46 @@ def test_a_part_that_reads_an_unwatched_table_is_refused(app, acct):
                 db.text("SELECT count(*) FROM credit_transactions")).scalar()))
         sector = db.session.get(Sector, a["sectors"][0])
         assert page_cache.part("probe-ok", lambda: sector.name) == "Espresso"
+
+
+def test_pages_still_render_while_redis_is_unreachable(app, acct, monkeypatch, caplog):
+    from redis import Redis
+
+    a = acct["a"]
+    seed_keywords(app, a["account"], a["sectors"][0], 3)
+    web = signed_in(app, a["email"])
+    monkeypatch.setitem(app.extensions, "redis", Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    page = web.get("/planner/keywords")
+    assert page.status_code == 200 and keyword_total(page.get_data(as_text=True)) == "3"
+    assert "Redis unreachable" in caplog.text
+
+
+def test_cluster_choices_are_shared_by_every_view_and_follow_a_rename(app, acct):
+    from app.models import Cluster
+
+    a = acct["a"]
+    sector_id = a["sectors"][0]
+    seed_keywords(app, a["account"], sector_id, 3)
+    with app.app_context(), tenancy.account_scope(a["account"]):
+        sector = db.session.get(Sector, sector_id)
+        cluster = Cluster(site_id=sector.site_id, sector_id=sector_id, name="Burr grinders", source="manual")
+        db.session.add(cluster)
+        db.session.commit()
+        cluster_id = cluster.id
+        db.session.remove()
+    web = signed_in(app, a["email"])
+    first = web.get("/planner/keywords").get_data(as_text=True)
+    assert f'<option value="{cluster_id}">Burr grinders</option>' in first
+    # Another view renders its own table and takes the stored cluster choices.
+    other = web.get("/planner/keywords?sort=keyword&direction=asc").get_data(as_text=True)
+    assert f'<option value="{cluster_id}">Burr grinders</option>' in other
+    chosen = web.get(f"/planner/keywords?cluster={cluster_id}").get_data(as_text=True)
+    assert f'<option value="{cluster_id}" selected>Burr grinders</option>' in chosen
+
+    with app.app_context(), tenancy.account_scope(a["account"]):
+        db.session.get(Cluster, cluster_id).name = "Hand grinders"
+        db.session.commit()
+        db.session.remove()
+    for url in ("/planner/keywords", "/planner/keywords?sort=keyword&direction=asc", "/planner/ideas"):
+        page = web.get(url).get_data(as_text=True)
+        assert "Hand grinders" in page and "Burr grinders" not in page, url

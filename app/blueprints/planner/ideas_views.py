@@ -11,6 +11,7 @@ from wtforms.validators import InputRequired, NumberRange
 from app.blueprints.forms import attach_error
 from app import page_cache, params
 from app.blueprints.planner import bp
+from app.blueprints.planner.options import StoredOptions
 from app.errors import DomainError, NotFound, ValidationError
 from app.htmx import is_htmx
 from app.models.planner import CONTENT_TYPES, IDEA_STATUSES, STRUCTURES
@@ -66,7 +67,8 @@ def ideas():
 
     def build() -> dict:
         page = idea_service.list_ideas(sector=sector, filters=filters, page=page_number)
-        return dict(page=page, filters=filters, clusters=idea_service.sector_clusters(sector=sector),
+        clusters = StoredOptions("idea-cluster-options", sector.id, lambda: idea_service.sector_clusters(sector=sector))
+        return dict(page=page, filters=filters, clusters=clusters,
                     statuses=IDEA_STATUSES, content_types=CONTENT_TYPE_LABELS, structures=STRUCTURE_LABELS)
 
     if is_htmx() and request.headers.get("HX-Target") == "ideas-list":

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app import page_cache, params, tenancy
 from app.blueprints.planner import bp
+from app.blueprints.planner.options import StoredOptions
 from app.errors import Conflict, DomainError, NotFound, ValidationError
 from app.htmx import hx_redirect, is_htmx
 from app.models.planner import INTENTS
@@ -44,7 +45,8 @@ def keywords_page():
 
     def build() -> dict:
         summary = keywords.sector_summary(sector.id)
-        return dict(sector=sector, summary=summary, clusters=keywords.clusters_for_filter(sector.id),
+        clusters = StoredOptions("keyword-cluster-options", sector.id, lambda: keywords.clusters_for_filter(sector.id))
+        return dict(sector=sector, summary=summary, clusters=clusters,
                     move_sectors=keywords.sectors_for_move(sector), recent_imports=imports.recent_imports(sector.id),
                     **_table_context(sector, flt, summary))
 
