@@ -7,9 +7,10 @@ and 16 client threads at once; prints requests per second and client-side p50/p9
 concurrency. Each client thread keeps one connection open (HTTP keep-alive), as a browser does. The client
 threads run on the same machine and take CPU from the server, so the figures are conservative.
 
-Pages are served through the account's page cache (app/page_cache.py) as in production, so after the
-warm-up each load of an unchanged view is a stored one. `PAGE_CACHE=0` in the environment turns the cache
-off in the server and measures every load rendered from the database.
+Three rounds: "stored" serves pages through the account's page cache (app/page_cache.py) as in production,
+so after the warm-up each load of an unchanged view is a stored one; "first" keeps the cache on but makes
+every load a view no one has loaded since the last change; "uncached" runs the server with PAGE_CACHE=0.
+PAGE_CACHE=0 in this script's environment runs only the last.
 Targets (each page): p95 <= 50 ms at 1 client; >= 200 requests/s at 16 clients with p95 <= 150 ms.
 
 Run: .venv/bin/python benchmarks/keyword_page_bench.py [keywords] [requests per client] [levels, e.g. 1,4,16]
@@ -19,6 +20,7 @@ Run: .venv/bin/python benchmarks/keyword_page_bench.py [keywords] [requests per 
 from __future__ import annotations
 
 import http.client
+import itertools
 import http.cookiejar
 import os
 import re
@@ -148,14 +150,16 @@ def main() -> None:
         for table in ("keywords", "clusters", "ideas"):
             conn.execute(db.text(f"VACUUM ANALYZE {table}"))
         cluster = conn.execute(db.text("SELECT min(id) FROM clusters")).scalar()
-    modes = ["stored", "uncached"] if os.environ.get("PAGE_CACHE", "1") != "0" else ["uncached"]
+    modes = ["stored", "first", "uncached"] if os.environ.get("PAGE_CACHE", "1") != "0" else ["uncached"]
     print(f"keywords in sector: {count:,}; clusters: {CLUSTERS:,}; ideas: {CLUSTERS * IDEAS_PER_CLUSTER:,}; "
           f"server: gunicorn.conf.py ({workers()} workers); client-side times")
     print("stored: the page cache on, as in production (each view rendered once, then served while the data is "
-          "unchanged); uncached: PAGE_CACHE=0, every load rendered from the database")
+          "unchanged); first: the cache on but every load a view no one has loaded since the last change (a "
+          "never-seen query string each time: the table is rendered, the sector's cluster choices come stored); "
+          "uncached: PAGE_CACHE=0, every part of every load rendered from the database")
     print(f"{'cache':>8} {'page':>9} {'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
     for mode in modes:
-        server, base = serve(page_cache=mode == "stored")
+        server, base = serve(page_cache=mode != "uncached")
         try:
             opener = signed_in_opener(base, ids["email"], ids["password"])
             for name in pages:
@@ -164,7 +168,7 @@ def main() -> None:
                 for url in urls * 3:  # warm up every worker's caches a little
                     opener.open(url).read()
                 for clients in levels:
-                    done, wall, times = load(urls, opener, clients, per_client * clients)
+                    done, wall, times = load(urls, opener, clients, per_client * clients, fresh=mode == "first")
                     print(f"{mode:>8} {name:>9} {clients:>7} {done:>8} {done / wall:>7.1f} "
                           f"{percentile(times, 50):>7.1f} {percentile(times, 95):>7.1f}", flush=True)
         finally:
@@ -222,18 +226,24 @@ class KeepAliveClient:
             self.conn = None
 
 
-def load(urls: list[str], opener, clients: int, requests: int) -> tuple[int, float, list[float]]:
-    """Send `requests` loads of the urls in turn from `clients` threads at once; (done, seconds, times in ms)."""
+def load(urls: list[str], opener, clients: int, requests: int, *, fresh: bool = False) -> tuple[int, float, list[float]]:
+    """Send `requests` loads of the urls in turn from `clients` threads at once; (done, seconds, times in ms).
+
+    ``fresh``: each load carries a query argument never sent before (which the pages ignore), so no stored
+    copy of that view exists."""
     times: list[float] = []
     lock = threading.Lock()
     base = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(urls[0]))
     cookie = cookie_header(opener)
+    serial = itertools.count(int(time.time() * 1000))
 
     def worker(number: int) -> None:
         client = KeepAliveClient(base, cookie)
         try:
             for i in range(number, requests, clients):
                 url = urls[i % len(urls)]
+                if fresh:
+                    url += f"&fresh={next(serial)}" if "?" in url else f"?fresh={next(serial)}"
                 started = time.perf_counter()
                 status = client.get(url)
                 elapsed = (time.perf_counter() - started) * 1000
