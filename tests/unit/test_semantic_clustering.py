@@ -20,18 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on six of the seven tuning samples
-# (holdout2, now seen, is under it); the held-out sample holdout3 (measured once, the design unchanged
-# since it was written) is well under it on both.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on six of the eight tuning samples
+# (holdout2 and holdout3, both seen now, are under it on ARI); the held-out sample holdout4 (written before
+# the sibling-split change, measured once after it) is under it on both.
 FLOORS = {  # sample: (ARI floor, purity floor)
-    "keywords_labeled_2k.csv": (0.86, 0.90),        # (0.881, 0.921) coffee, fitness, garden, dogs
+    "keywords_labeled_2k.csv": (0.88, 0.90),        # (0.899, 0.921) coffee, fitness, garden, dogs
     "keywords_labeled_business.csv": (0.88, 0.94),  # (0.900, 0.959) finance, software, travel, skincare
     "keywords_labeled_home.csv": (0.86, 0.93),      # (0.884, 0.947) home, cars, education, weddings
     "keywords_labeled_care.csv": (0.90, 0.95),      # (0.918, 0.967) pets and vets, health, cooking, fashion
-    "keywords_labeled_work.csv": (0.79, 0.90),      # (0.808, 0.922) HR and IT software, marketing, gaming, outdoors
+    "keywords_labeled_work.csv": (0.81, 0.92),      # (0.830, 0.945) HR and IT software, marketing, gaming, outdoors
     "keywords_labeled_legal.csv": (0.80, 0.89),     # (0.818, 0.908) legal, real estate, baby, photography
-    "keywords_labeled_holdout2.csv": (0.72, 0.86),  # (0.741, 0.877) insurance, music, jewellery, farming
-    "keywords_labeled_holdout3.csv": (0.59, 0.83),  # (0.614, 0.856) cycling, crafts, hotels, energy: held out
+    "keywords_labeled_holdout2.csv": (0.74, 0.88),  # (0.765, 0.902) insurance, music, jewellery, farming
+    "keywords_labeled_holdout3.csv": (0.64, 0.86),  # (0.662, 0.884) cycling, crafts, hotels, energy
+    "keywords_labeled_holdout4.csv": (0.69, 0.85),  # (0.716, 0.875) plumbing, languages, games, astronomy: held out
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 
@@ -103,7 +104,7 @@ def test_partitioned_path_keeps_quality_when_input_exceeds_partition_size(sample
     texts, truth, vectors = sample
     monkeypatch.setattr(semantic, "PARTITION_SIZE", 700)  # 2,000 rows -> k-means partitions + merge
     labels = semantic.cluster(vectors, texts=texts)
-    assert adjusted_rand_score(truth, labels) >= 0.87  # (0.894; 0.928 unpartitioned)
+    assert adjusted_rand_score(truth, labels) >= 0.87  # (0.875; 0.899 unpartitioned)
     assert purity(labels, truth) >= PURITY_FLOOR
 
 

@@ -1,7 +1,9 @@
 """The sibling split of semantic clustering: a loose cut joins synonyms the model places apart, and also
 sibling topics ("wedding venues" / "wedding photographer"); a cluster whose two halves use different topic
 words is cut in two again. Everything is relative to the selection (its median cluster size, its own common
-words), so nothing is tuned to an industry."""
+words), so nothing is tuned to an industry. The median is taken once, before any split: re-taking it after
+each round let every split lower the bar for the next, so on some selections one topic fell apart into its
+synonym heads."""
 
 from __future__ import annotations
 
@@ -30,8 +32,9 @@ def split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str
                    max_group: int) -> np.ndarray:
     """Split clusters that are two sibling topics ("wedding venues" + "wedding photographer").
 
-    Each cluster above SIBLING_MIN_SIZE × the median cluster size is cut in two along its own
-    dendrogram. Two halves of one topic share the topic's facet words ("browser extension" after both
+    Each cluster above SIBLING_MIN_SIZE × the median cluster size (taken once, before any split) is
+    cut in two along its own dendrogram, at two candidate splits, each the highest whose smaller side
+    is large enough for one of the tests below: first for the balanced test, then for the disjoint one. Two halves of one topic share the topic's facet words ("browser extension" after both
     "password manager" and "credential manager"); two sibling topics share at most their category
     word ("wedding", "coffee"). So the halves part when the topic words each uses at least twice
     overlap little (Jaccard under SIBLING_OVERLAP) and both halves are sizeable, or when they share no
@@ -41,10 +44,10 @@ def split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str
     from collections import Counter
 
     _, labels = np.unique(labels, return_inverse=True)
+    typical = float(np.median(np.bincount(labels)))
     settled: set[int] = set()  # clusters tested and kept whole (their members have not changed since)
     for _ in range(SIBLING_ROUNDS):
         counts = np.bincount(labels)
-        typical = float(np.median(counts))
         spread: Counter = Counter()
         members = np.split(np.argsort(labels, kind="stable"), np.cumsum(counts)[:-1])
         for group in members:
@@ -58,29 +61,29 @@ def split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str
             group = members[label]
             if len(group) > max_group:  # exact trees only up to the partition size
                 continue
-            half = _bisect(vectors[group], SIBLING_DISJOINT * typical)
-            if half is None:
-                continue
-            used = []
-            for side in (0, 1):
-                seen = Counter(w for i in group[half == side] for w in words[i] if w not in common)
-                used.append({w for w, n in seen.items() if n >= 2})
-            shared, either = len(used[0] & used[1]), len(used[0] | used[1])
-            smaller = int(np.bincount(half).min())
-            overlap = shared / either if either else 1.0
-            if ((smaller >= SIBLING_BALANCED * typical and overlap < SIBLING_OVERLAP)
-                    or (shared == 0 and either > 0 and smaller >= SIBLING_DISJOINT * typical)):
-                labels[group[half == 1]] = next_label
-                settled.discard(int(label))
-                next_label += 1
-                changed = True
+            for half in _bisect(vectors[group], (SIBLING_BALANCED * typical, SIBLING_DISJOINT * typical)):
+                used = []
+                for side in (0, 1):
+                    seen = Counter(w for i in group[half == side] for w in words[i] if w not in common)
+                    used.append({w for w, n in seen.items() if n >= 2})
+                shared, either = len(used[0] & used[1]), len(used[0] | used[1])
+                smaller = int(np.bincount(half).min())
+                overlap = shared / either if either else 1.0
+                if ((smaller >= SIBLING_BALANCED * typical and overlap < SIBLING_OVERLAP)
+                        or (shared == 0 and either > 0 and smaller >= SIBLING_DISJOINT * typical)):
+                    labels[group[half == 1]] = next_label
+                    settled.discard(int(label))
+                    next_label += 1
+                    changed = True
+                    break
         if not changed:
             break
     return labels
 
 
-def _bisect(vectors: np.ndarray, least: float) -> np.ndarray | None:
-    """Two sides (0/1 per row) from the highest dendrogram split whose smaller side has >= `least` rows.
+def _bisect(vectors: np.ndarray, least: tuple[float, ...]) -> list[np.ndarray]:
+    """Two sides (0/1 per row) from the highest dendrogram split whose smaller side has >= `least[k]` rows,
+    for each k (one split when several give the same node; none where no split is that large).
 
     Average linkage often first peels off a few outliers; those are passed over (and later go to the
     side whose centroid they are closer to) so that the split tested is the one between two real groups.
@@ -89,20 +92,28 @@ def _bisect(vectors: np.ndarray, least: float) -> np.ndarray | None:
     from scipy.cluster.hierarchy import linkage, to_tree
 
     sample = np.arange(len(vectors))
+    scale = 1.0
     if len(vectors) > SIBLING_SAMPLE:
         sample = np.sort(np.random.default_rng(SEED).choice(len(vectors), SIBLING_SAMPLE, replace=False))
-        least = least * SIBLING_SAMPLE / len(vectors)
-    node = to_tree(linkage(cosine_condensed(vectors[sample]), method="average"))
-    while not node.is_leaf():
-        left, right = node.get_left(), node.get_right()
-        if min(left.get_count(), right.get_count()) >= least:
-            side = np.full(len(vectors), -1, dtype=np.int64)
-            side[sample[left.pre_order()]] = 0
-            side[sample[right.pre_order()]] = 1
-            rest = np.flatnonzero(side < 0)
-            if len(rest):
-                centres = normalise(np.vstack([vectors[side == 0].sum(axis=0), vectors[side == 1].sum(axis=0)]))
-                side[rest] = (vectors[rest] @ centres.T).argmax(axis=1)
-            return side
-        node = left if left.get_count() >= right.get_count() else right
-    return None
+        scale = SIBLING_SAMPLE / len(vectors)
+    root = to_tree(linkage(cosine_condensed(vectors[sample]), method="average"))
+    sides, seen = [], set()
+    for size in least:
+        node = root
+        while not node.is_leaf():
+            left, right = node.get_left(), node.get_right()
+            if min(left.get_count(), right.get_count()) >= size * scale:
+                break
+            node = left if left.get_count() >= right.get_count() else right
+        if node.is_leaf() or node.id in seen:
+            continue
+        seen.add(node.id)
+        side = np.full(len(vectors), -1, dtype=np.int64)
+        side[sample[left.pre_order()]] = 0
+        side[sample[right.pre_order()]] = 1
+        rest = np.flatnonzero(side < 0)
+        if len(rest):
+            centres = normalise(np.vstack([vectors[side == 0].sum(axis=0), vectors[side == 1].sum(axis=0)]))
+            side[rest] = (vectors[rest] @ centres.T).argmax(axis=1)
+        sides.append(side)
+    return sides
