@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Iterator
 
@@ -14,113 +14,16 @@ from sqlalchemy.orm import joinedload
 
 from app import tenancy
 from app.errors import NotFound, ValidationError
-from app import params
 from app.extensions import db
 from app.models import Cluster, Keyword, Sector
 from app.models.planner import INTENTS, KEYWORD_STATUSES, keyword_search
 from app.services.planner import parsing
+from app.services.csv_safety import safe_cell
 from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, search_pending, sector_is_empty
+from app.services.planner.keyword_filter import PER_PAGE_CHOICES, SORTS, KeywordFilter  # noqa: F401  (the views' names)
+from app.services.planner.keyword_filter import order_by as _order_by
 
-PER_PAGE_CHOICES = (25, 50, 100, 200)
-# column -> (expression, its natural direction). In the natural direction blanks come last; the other
-# direction is the exact reverse of the list. Each natural order matches an index on keywords.
-SORTS = {
-    "keyword": (Keyword.normalized, "asc"),
-    "volume": (Keyword.volume, "desc"),
-    "difficulty": (Keyword.difficulty, "asc"),
-    "cpc": (Keyword.cpc, "desc"),
-    "intent": (Keyword.intent, "asc"),
-    "status": (Keyword.status, "asc"),
-    "cluster": (Cluster.name, "asc"),
-    "created": (Keyword.id, "desc"),  # ids are handed out in the order keywords are added
-}
-
-
-# With a search, the matching rows come from the trigram index and are then sorted; a sort column the
-# planner could read in index order instead ("walk the keyword index backwards until 50 rows contain
-# 'grinder burr'") is a bet on its match estimate that costs 100+ ms when the matches are rare. The same
-# values in an expression (text || '', number + 0) sort the same but are not read from an index. Searches
-# shorter than a trigram cannot use that index and keep the plain sort.
-_SEARCH_SORTS = {"keyword": Keyword.normalized.op("||")(""), "volume": Keyword.volume + 0,
-                 "difficulty": Keyword.difficulty + 0, "created": Keyword.id + 0}
-
-
-def _order_by(flt: "KeywordFilter") -> tuple:
-    column, natural = SORTS[flt.sort]
-    if flt.sort in _SEARCH_SORTS and len(parsing.normalize_keyword(flt.q)) >= 3:  # a trigram search
-        column = _SEARCH_SORTS[flt.sort]
-    if flt.direction == natural:
-        if natural == "desc":
-            return column.desc().nulls_last(), Keyword.id.desc()
-        return column.asc().nulls_last(), Keyword.id.asc()
-    if natural == "desc":
-        return column.asc().nulls_first(), Keyword.id.asc()
-    return column.desc().nulls_first(), Keyword.id.desc()
 MAX_TYPED_KEYWORDS = 5_000
-
-
-@dataclass
-class KeywordFilter:
-    """What the keyword table shows; built from the query string and reused for "all N matching"."""
-
-    q: str = ""
-    status: str = "active"  # active | archived | all
-    intent: str = ""  # an intent, "none" for unset, "" for any
-    volume_min: int | None = None
-    volume_max: int | None = None
-    difficulty_min: int | None = None
-    difficulty_max: int | None = None
-    cluster_id: int | None = None
-    unclustered: bool = False
-    sort: str = "volume"
-    direction: str = "desc"
-    page: int = 1
-    per_page: int = 50
-
-    @classmethod
-    def from_args(cls, args) -> "KeywordFilter":
-        """Read the filter from request args; nonsense values fall back to defaults, never error."""
-        def number(name, low=0, high=params.MAX_NUMBER):
-            return params.clamped_arg(args, name, None, low=low, high=high)
-
-        status = args.get("status", "active")
-        sort = args.get("sort", "volume")
-        per_page = number("per_page", 1) or 50
-        cluster = params.parse_id(args.get("cluster"))
-        return cls(
-            q=" ".join((args.get("q") or "").split())[:200],
-            status=status if status in (*KEYWORD_STATUSES, "all") else "active",
-            intent=args.get("intent", "") if args.get("intent", "") in (*INTENTS, "none") else "",
-            volume_min=number("volume_min"), volume_max=number("volume_max"),
-            difficulty_min=number("difficulty_min", 0, 100), difficulty_max=number("difficulty_max", 0, 100),
-            cluster_id=cluster, unclustered=args.get("unclustered") in ("1", "on", "true", "yes"),
-            sort=sort if sort in SORTS else "volume",
-            direction="asc" if args.get("direction") == "asc" else "desc",
-            page=number("page", 1) or 1,
-            per_page=per_page if per_page in PER_PAGE_CHOICES else 50,
-        )
-
-    def args(self, **changes) -> dict:
-        """The query-string form of this filter (defaults left out), with changes applied."""
-        current = replace(self, **changes)
-        defaults = KeywordFilter()
-        out = {}
-        for name, key in (("q", "q"), ("status", "status"), ("intent", "intent"), ("volume_min", "volume_min"),
-                          ("volume_max", "volume_max"), ("difficulty_min", "difficulty_min"),
-                          ("difficulty_max", "difficulty_max"), ("cluster_id", "cluster"), ("sort", "sort"),
-                          ("direction", "direction"), ("page", "page"), ("per_page", "per_page")):
-            value = getattr(current, name)
-            if value not in (None, "") and value != getattr(defaults, name):
-                out[key] = value
-        if current.unclustered:
-            out["unclustered"] = 1
-        return out
-
-    @property
-    def is_filtered(self) -> bool:
-        return bool(self.q or self.intent or self.status != "active" or self.unclustered or self.cluster_id
-                    or any(v is not None for v in (self.volume_min, self.volume_max,
-                                                   self.difficulty_min, self.difficulty_max)))
 
 
 @dataclass
@@ -485,19 +388,12 @@ def export_csv(sector_id: int, flt: KeywordFilter) -> Iterator[str]:
              .outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
              .where(*_conditions(sector_id, flt)).order_by(*_order_by(flt)))
     for row in db.session.execute(query.execution_options(yield_per=2000)):
-        writer.writerow(["" if v is None else _safe_cell(v) for v in row])
+        writer.writerow(["" if v is None else safe_cell(v) for v in row])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def _safe_cell(value):
-    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def sectors_for_move(sector: Sector) -> list[Sector]:

@@ -49,6 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from app.services.planner.keyword_words import MODIFIERS, _word_weights, _words
+from app.services.planner.linkage import average_linkage as _average_linkage
+from app.services.planner.linkage import upgma_groups as _upgma_groups
 from app.services.planner.phrases import PHRASE_DIM, encode_phrases
 from app.services.planner.phrases import normalise as _normalise
 from app.services.planner.siblings import cosine_condensed as _cosine_condensed
@@ -336,16 +338,6 @@ def cluster(
     return _by_first_appearance(labels)
 
 
-def _average_linkage(vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Exact UPGMA on cosine distance, cut at threshold; labels from 0."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    if len(vectors) < 2:
-        return np.zeros(len(vectors), dtype=np.int64)
-    tree = linkage(_cosine_condensed(vectors), method="average")
-    return fcluster(tree, t=threshold, criterion="distance").astype(np.int64) - 1
-
-
 def _partition(vectors: np.ndarray, members: np.ndarray, size: int) -> list[np.ndarray]:
     """Split row indices into k-means groups of at most `size` rows (half that on average)."""
     if len(members) <= size:
@@ -377,49 +369,6 @@ def _merge_groups(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> 
             break
         labels = mapping[labels]
     return labels
-
-
-def _upgma_groups(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.ndarray:
-    """Weighted UPGMA over groups given their vector sums, by nearest-neighbour chain; O(k²)."""
-    means = sums / counts[:, None]
-    distance = 1.0 - means @ means.T
-    np.fill_diagonal(distance, np.inf)
-    size = counts.copy()
-    parent = np.arange(len(counts))
-    open_ = np.ones(len(counts), dtype=bool)
-    chain: list[int] = []
-    while True:
-        if not chain:
-            candidates = np.flatnonzero(open_)
-            if len(candidates) < 2:
-                break
-            chain = [int(candidates[0])]
-        a = chain[-1]
-        b = int(np.argmin(distance[a]))
-        if len(chain) > 1 and distance[a, chain[-2]] <= distance[a, b]:
-            b = chain[-2]
-        if distance[a, b] > threshold:
-            # Average linkage is reducible: a group this far from everything never merges again.
-            open_[a] = False
-            distance[a, :] = distance[:, a] = np.inf
-            chain.pop()
-        elif len(chain) > 1 and b == chain[-2]:
-            del chain[-2:]
-            merged = (size[a] * distance[a] + size[b] * distance[b]) / (size[a] + size[b])
-            distance[a, :] = distance[:, a] = merged
-            distance[a, a] = np.inf
-            distance[b, :] = distance[:, b] = np.inf
-            size[a] += size[b]
-            parent[b] = a
-            open_[b] = False
-        else:
-            chain.append(b)
-    for i in range(len(parent)):
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        parent[i] = root
-    return np.unique(parent, return_inverse=True)[1]
 
 
 def _absorb_small(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:

@@ -25,7 +25,7 @@ from app.models.planner import CONTENT_TYPES
 from app.models.writer import CONTENT_STATUSES, Content
 from app.services.paging import Page, paginate
 from app.services.planner.ideas import like
-from app.services.planner.keywords import _safe_cell as safe_cell  # spreadsheet formula injection guard
+from app.services.csv_safety import safe_cell
 
 MAX_WORDS = 1_000_000
 MAX_ALL_MATCHING = 500  # "apply to all matching" acts on at most this many articles at once
