@@ -18,58 +18,17 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _fake_openai import fake_openai  # noqa: E402
+
 OUTLINE = [{"level": 2, "text": "Why it matters"}, {"level": 3, "text": "The basics"},
            {"level": 2, "text": "How to choose"}, {"level": 2, "text": "Frequently asked questions"}]
 TARGET = 800
-
-
-def _article(title: str) -> dict:
-    sentence = "Good espresso starts with fresh beans and a careful grind every single time."
-    per = TARGET // len(OUTLINE) // len(sentence.split())
-    body = "".join(f"<h{h['level']}>{h['text']}</h{h['level']}><p>{' '.join([sentence] * per)}</p>" for h in OUTLINE)
-    return {"title": title, "meta_title": title[:60], "meta_description": f"All about {title}.",
-            "slug": "", "excerpt": f"A guide to {title}.", "body_html": body}
-
-
-def fake_openai(latency: float) -> ThreadingHTTPServer:
-    """A threaded server answering chat completions after a fixed delay."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for the client's
-        # delayed ACK of the headers (about 40 ms per answer), a stall of this server, not of the product.
-        disable_nagle_algorithm = True
-
-        def do_POST(self):  # noqa: N802 (http.server naming)
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            user = next(m["content"] for m in request["messages"] if m["role"] == "user")
-            time.sleep(latency)
-            answer = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": request["model"],
-                      "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                          "role": "assistant", "content": json.dumps(_article(user.split("\n", 1)[0][7:]))}}],
-                      "usage": {"prompt_tokens": 900, "completion_tokens": 1200, "total_tokens": 2100}}
-            body = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def run_one(articles: int, latency: float, concurrency: int) -> dict:
@@ -96,7 +55,7 @@ def run_one(articles: int, latency: float, concurrency: int) -> dict:
     app = fresh_app()
     app.config["AI_CONCURRENCY"] = concurrency
     use_app(app)
-    server = fake_openai(latency)
+    server, _calls = fake_openai(latency)
     world = make_sector(app)
     with app.app_context():
         seed_ai_catalogue()
