@@ -68,7 +68,7 @@ def test_a_stored_page_is_served_until_a_form_changes_the_data(app, acct):
 
 
 def test_writes_outside_the_pages_change_what_is_shown(app, acct):
-    """A worker's job, raw SQL from operator code, and a COPY import each make the next load exact."""
+    """Raw SQL from operator code and a COPY import each make the next load exact."""
     from app.services.planner import imports
 
     a = acct["a"]
@@ -89,7 +89,6 @@ def test_writes_outside_the_pages_change_what_is_shown(app, acct):
         db.session.commit()
         db.session.remove()
     assert keyword_total(web.get("/planner/keywords").get_data(as_text=True)) == "5"
-
 
 
 def test_a_worker_job_changes_what_the_clusters_page_shows(app):
