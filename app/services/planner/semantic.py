@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.services.planner.facets import head_context
 from app.services.planner.keyword_words import MODIFIERS, _word_weights, _words
 from app.services.planner.linkage import average_linkage as _average_linkage
 from app.services.planner.linkage import upgma_groups as _upgma_groups
@@ -65,6 +66,8 @@ CORE_MIN_WEIGHT = 0.35
 CORE_PASSES = 2
 # Weight of the pull towards the keywords sharing a keyword's most specific core word (_with_context).
 CONTEXT_WEIGHT = 0.2
+# Weight of the pull towards the heads that share facets with a keyword's head (facets.head_context).
+HEAD_WEIGHT = 0.5
 DEFAULT_TIGHTNESS = 0.5
 # Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between); near 0.1 keywords of one topic
 # also part by intent modifier. The default sits loose enough to join synonyms the model places apart;
@@ -155,7 +158,14 @@ def embed(texts: list[str]) -> np.ndarray:
         zero = np.zeros(PHRASE_DIM, np.float32)
         plain = np.vstack([encoded.get(core, zero) for core in cores]) if cores else np.zeros((0, PHRASE_DIM))
     if CONTEXT_WEIGHT > 0 and len(texts) >= SPREAD_MIN_ROWS:
+        linked = head_context(plain, cores) if HEAD_WEIGHT > 0 else None
         plain = _with_context(plain, cores)
+        if linked is not None:
+            context, head = linked
+            for start in range(0, len(plain), 8192):  # in blocks, as in _with_context
+                block, pick = plain[start:start + 8192], head[start:start + 8192]
+                block[pick >= 0] += HEAD_WEIGHT * context[pick[pick >= 0]]
+                block[:] = _normalise(block)
     return np.asarray(plain, dtype=np.float32)
 
 
