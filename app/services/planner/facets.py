@@ -10,8 +10,9 @@ mode"). Heads that share a facet are linked. A facet is weaker the more differen
 anywhere in the selection (its partners, heads or not): each pair of heads it links counts
 1 / (partners - 1), and a facet with more than FACET_MAX_PARTNERS partners ("rules", "app", "price",
 "online", "software") names a category or a modifier and counts for nothing. Each head's keywords are then
-pulled (semantic.HEAD_WEIGHT) towards the link-weighted mean of the linked heads' phrase vectors, so
-rosetta stone meets babbel and language app, which the model places apart. Nothing is listed: everything
+pulled (semantic.HEAD_WEIGHT) towards the link-weighted mean of the linked heads' phrase vectors, in
+proportion to how far the head is from that mean, so rosetta stone meets babbel and language app, which
+the model places apart, while heads the model already places together are left as they are. Nothing is listed: everything
 comes from the selection.
 """
 
@@ -36,7 +37,8 @@ def head_context(vectors: np.ndarray, cores: list[str]) -> tuple[np.ndarray, np.
     """(context per head, head index per keyword or -1), or None when the selection links no heads.
 
     A head's context is the normalised, link-weighted mean of the phrase vectors of the heads that share
-    facets with it, scaled by min(1, evidence / HEAD_EVIDENCE); a keyword belongs to the head its core is,
+    facets with it, scaled by min(1, evidence / HEAD_EVIDENCE) and by the head's cosine distance to that
+    mean (capped at 1); a keyword belongs to the head its core is,
     or to the longest head its core starts or ends with.
     """
     from scipy.sparse import csr_matrix
@@ -85,6 +87,10 @@ def head_context(vectors: np.ndarray, cores: list[str]) -> tuple[np.ndarray, np.
     context = np.asarray(incidence.T @ (weight[:, None] * np.asarray(incidence @ head_vectors)))
     context -= np.asarray(incidence.T @ weight).ravel()[:, None] * head_vectors
     evidence = np.asarray(incidence.T @ (weight * (linked - 1))).ravel()
-    context = normalise(context) * np.minimum(1.0, evidence / HEAD_EVIDENCE)[:, None].astype(np.float32)
+    # Only as far as the head is from its linked heads: a head the model already places near them needs no
+    # pull, and pulling it anyway tightens the whole topic, which brings sibling topics under the cut.
+    context = normalise(context)
+    gap = np.clip(1.0 - np.einsum("ij,ij->i", context, head_vectors), 0.0, 1.0)
+    context *= (np.minimum(1.0, evidence / HEAD_EVIDENCE) * gap)[:, None].astype(np.float32)
     index = np.array([head_of.get(core, -1) for core in cores], dtype=np.int64)
     return context, index

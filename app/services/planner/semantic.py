@@ -66,8 +66,9 @@ CORE_MIN_WEIGHT = 0.35
 CORE_PASSES = 2
 # Weight of the pull towards the keywords sharing a keyword's most specific core word (_with_context).
 CONTEXT_WEIGHT = 0.2
-# Weight of the pull towards the heads that share facets with a keyword's head (facets.head_context).
-HEAD_WEIGHT = 0.5
+# Weight of the pull towards the heads that share facets with a keyword's head (facets.head_context),
+# times the head's distance to them.
+HEAD_WEIGHT = 1.5
 DEFAULT_TIGHTNESS = 0.5
 # Cosine distance cut at tightness 0.0, 0.5 and 1.0 (linear in between); near 0.1 keywords of one topic
 # also part by intent modifier. The default sits loose enough to join synonyms the model places apart;
