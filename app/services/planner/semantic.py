@@ -18,6 +18,9 @@ Embedding is two passes, both with models shipped in the repo and loaded from lo
    different head terms ("ats resume parsing", "recruiting software resume parsing"), so this joins
    synonyms the model does not know, while a category word ("software", "lawyer") is too common in
    the selection to be a keyword's most specific word.
+4. Heads that share specific facets in the selection ("celta in korea", "esl teacher in korea") are
+   linked, and each head's keywords are pulled towards its linked heads as far as the model places them
+   apart (facets.head_context, HEAD_WEIGHT).
 
 Vectors therefore depend on the selection (deterministically): the same keywords always give the same
 vectors.
