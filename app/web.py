@@ -119,10 +119,11 @@ def _switcher_sites():
 
 
 def _switcher():
-    """The header's site and sector switcher, stored with the account's pages (app.page_cache)."""
+    """The header's site and sector switcher, stored with the account's pages (app.page_cache): one copy for
+    every page (its "next" address is filled in for each request)."""
     from app import page_cache
 
-    return page_cache.part("switcher", lambda: render_template("shared/_switcher.html"))
+    return page_cache.part("switcher", lambda: render_template("shared/_switcher.html"), shared=True)
 
 
 def _new_submit_token() -> str:
