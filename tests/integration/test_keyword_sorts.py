@@ -40,7 +40,7 @@ def _expected(sector_id: int, flt: kw.KeywordFilter) -> list[int]:
 def _check(sector_id: int) -> None:
     for sort in ("difficulty", "cpc"):
         for direction in ("asc", "desc"):
-            for extra in ({}, {"volume_min": 30}, {"page": 2}, {"status": "all"}):
+            for extra in ({}, {"volume_min": 30}, {"page": 2}, {"status": "all"}, {"q": "kettle 1"}):
                 flt = kw.KeywordFilter(sort=sort, direction=direction, per_page=25, **extra)
                 rows, _ = kw.query_keywords(sector_id, flt)
                 assert [k.id for k in rows] == _expected(sector_id, flt), (sort, direction, extra)

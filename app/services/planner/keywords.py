@@ -21,7 +21,7 @@ from app.services.planner import parsing
 from app.services.csv_safety import safe_cell
 from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, search_pending, sector_is_empty
 from app.services.planner.keyword_filter import PER_PAGE_CHOICES, SORTS, KeywordFilter  # noqa: F401  (the views' names)
-from app.services.planner.keyword_filter import ENTRY_SORTS, is_trigram_search
+from app.services.planner.keyword_filter import ENTRY_SORTS
 from app.services.planner.keyword_filter import order_by as _order_by
 
 MAX_TYPED_KEYWORDS = 5_000
@@ -178,9 +178,10 @@ def _search_pending(sector_id: int, flt: KeywordFilter) -> bool:
 
 
 def _entry_sort(sector_id: int, flt: KeywordFilter) -> bool:
-    """Whether the page's order comes from the search entries (ENTRY_SORTS): not with a trigram search (its
-    candidates are sorted; see keyword_filter) nor while an import's entries are still being added."""
-    return flt.sort in ENTRY_SORTS and not is_trigram_search(flt) and not _search_pending(sector_id, flt)
+    """Whether the page's order comes from the search entries (ENTRY_SORTS): not with a search (a trigram
+    search sorts its candidates, see keyword_filter; a shorter one could match too few rows for walking an
+    index to pay) nor while an import's entries are still being added."""
+    return flt.sort in ENTRY_SORTS and not flt.q and not _search_pending(sector_id, flt)
 
 
 # Above this many matching rows (by the planner's estimate) a count shown in the table is the estimate,
