@@ -21,8 +21,9 @@ Exactness comes from the account's *data version*, not from a timer:
   cached without its table being watched.
 
 Per-person values never enter a stored part: the CSRF token and one-time submit tokens render as
-placeholders and are filled in for each request. The key also holds the person's role, their site
-grants, the active site and sector, and the page's query string. A part lives at most ``TTL`` seconds,
+placeholders and are filled in for each request, as is the page's own address (`here()`), so a part
+such as the header's site switcher is one copy for every page. The key also holds the person's role,
+their site grants, the active site and sector, and the page's query string. A part lives at most ``TTL`` seconds,
 a bound on staleness only for writes made outside the app (psql by hand) or lost with a killed process
 between commit and version change.
 """
@@ -38,7 +39,7 @@ from contextvars import ContextVar
 from typing import Callable, Iterator
 
 from flask import Flask, current_app, g, has_app_context, render_template, request
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -62,6 +63,7 @@ _WRITE_VERB_RE = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _READ_TABLES_RE = re.compile(r"\b(?:FROM|JOIN)\s+\"?([a-z_][a-z0-9_]*)", re.IGNORECASE)
 CSRF_PLACEHOLDER = "\x1bcsrf-token\x1b"
 SUBMIT_PLACEHOLDER = "\x1bsubmit-token\x1b"
+PATH_PLACEHOLDER = "\x1bfull-path\x1b"  # the request's path and query string (`here()` in templates)
 
 
 class UnwatchedRead(RuntimeError):
@@ -195,6 +197,8 @@ def rendering() -> bool:
 
 
 def _fill(html: str) -> Markup:
+    if PATH_PLACEHOLDER in html:
+        html = html.replace(PATH_PLACEHOLDER, str(escape(request.full_path)))
     if CSRF_PLACEHOLDER in html:
         from flask_wtf.csrf import generate_csrf
 
@@ -259,10 +263,15 @@ def _csrf_token() -> str:
     return CSRF_PLACEHOLDER if rendering() else generate_csrf()
 
 
+def _here() -> str:
+    return PATH_PLACEHOLDER if rendering() else request.full_path
+
+
 def install(app: Flask) -> None:
     """Watch every engine's writes and hand out placeholders for per-person tokens inside parts."""
     global _installed
     app.jinja_env.globals["csrf_token"] = _csrf_token
+    app.jinja_env.globals["here"] = _here  # the page's own address, e.g. a form's "next"
     if not _installed:
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
         event.listen(Engine, "commit", _on_commit)

@@ -96,6 +96,16 @@ def safe_next(target: str | None, fallback: str, *, within: str = "/") -> str:
     return target
 
 
+_ID_SENTINEL = 2147483646
+
+
+def id_url(endpoint: str, name: str):
+    """Addresses of one endpoint for many ids (`id_url(endpoint, "cluster_id")(7)`), as url_for gives them:
+    the route is built once and each id put in its place, for tables that link every row."""
+    head, _, tail = url_for(endpoint, **{name: _ID_SENTINEL}).partition(str(_ID_SENTINEL))
+    return lambda value: f"{head}{int(value)}{tail}"
+
+
 def format_number(value) -> str:
     """Thousands separators wherever a count or an amount is shown (`{{ n|number }}`); None shows as a dash."""
     if value is None or value == "":
@@ -119,10 +129,11 @@ def _switcher_sites():
 
 
 def _switcher():
-    """The header's site and sector switcher, stored with the account's pages (app.page_cache)."""
+    """The header's site and sector switcher, stored with the account's pages (app.page_cache): one copy for
+    every page (its "next" address is filled in for each request)."""
     from app import page_cache
 
-    return page_cache.part("switcher", lambda: render_template("shared/_switcher.html"))
+    return page_cache.part("switcher", lambda: render_template("shared/_switcher.html"), shared=True)
 
 
 def _new_submit_token() -> str:
@@ -147,6 +158,7 @@ def install(app: Flask) -> None:
     app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
     Compress(app)
     app.jinja_env.filters["number"] = format_number
+    app.jinja_env.globals["id_url"] = id_url
 
     app.jinja_env.globals["new_submit_token"] = _new_submit_token  # a global: macros see it too
 

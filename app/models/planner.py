@@ -113,7 +113,7 @@ class Keyword(SiteOwned, db.Model):
         CheckConstraint("volume IS NULL OR volume >= 0", name="volume_not_negative"),
         # The keyword table: counts are index-only scans; the default sort (volume) walks its index so a
         # page of 50 stops after 50 rows, "keyword" walks the unique index and "newest" the primary key.
-        # Each index costs every insert, so the rarer sorts (difficulty, CPC) use a bounded top-N sort.
+        # Each index costs every insert: difficulty and CPC sorts walk indexes of keyword_search (below).
         Index("ix_keywords_sector_filters", "sector_id", "status", "cluster_id",
               postgresql_include=["intent", "volume", "difficulty"]),
         # Only clustered keywords (an import adds nothing here); a cluster's figures are index-only.
@@ -124,7 +124,7 @@ class Keyword(SiteOwned, db.Model):
     )
 
 
-# The keyword search entries (keyword id, its sector, normalized text) with the trigram index, kept by database triggers
+# The keyword search entries (keyword id, its sector, normalized text, sort keys) with the trigram index, kept by database triggers
 # on keywords (migration 0009_import_speed). An import leaves its sector's entries to be added in one pass
 # right after its report and marks the sector in keyword_search_pending meanwhile; a search of a marked
 # sector reads its keywords directly. Not tenant-owned: only ever read as "these keyword ids", joined to
@@ -134,8 +134,16 @@ keyword_search = Table(
     Column("keyword_id", Integer, primary_key=True),
     Column("sector_id", Integer, nullable=False),
     Column("normalized", String(200), nullable=False),
+    # Copies of the keyword's difficulty and CPC, kept by the same triggers (migration 0010_page_sorts): the
+    # keyword table's sorts by them walk these indexes instead of sorting the whole sector; an index on
+    # keywords itself would cost every imported row (while a sector's entries are pending, those sorts
+    # read its keywords directly).
+    Column("difficulty", SmallInteger),
+    Column("cpc", Numeric(10, 2)),
     Index("ix_keyword_search_trgm", "normalized", postgresql_using="gin",
           postgresql_ops={"normalized": "gin_trgm_ops"}, postgresql_with={"gin_pending_list_limit": 65536}),
+    Index("ix_keyword_search_difficulty", "sector_id", "difficulty", "keyword_id"),
+    Index("ix_keyword_search_cpc", "sector_id", text("cpc DESC NULLS LAST"), text("keyword_id DESC")),
 )
 keyword_search_pending = Table(
     "keyword_search_pending", db.metadata,

@@ -211,3 +211,31 @@ def test_cluster_choices_are_shared_by_every_view_and_follow_a_rename(app, acct)
     for url in ("/planner/keywords", "/planner/keywords?sort=keyword&direction=asc", "/planner/ideas"):
         page = web.get(url).get_data(as_text=True)
         assert "Hand grinders" in page and "Burr grinders" not in page, url
+
+
+def test_the_site_switcher_is_one_stored_copy_for_every_page_with_each_pages_own_address(app, acct):
+    a = acct["a"]
+    web = signed_in(app, a["email"])
+    switcher = re.compile(r'<div class="switcher" id="switcher">.*?</div>', re.S)
+    web.get("/planner/keywords")  # renders and stores the switcher
+    calls = []
+
+    def render_template(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    import app.web as web_module
+
+    original = web_module.render_template
+    web_module.render_template = render_template
+    try:
+        pages = {url: web.get(url).get_data(as_text=True)
+                 for url in ("/planner/keywords?sort=keyword&direction=asc", "/planner/clusters?q=a%26b")}
+    finally:
+        web_module.render_template = original
+    assert "shared/_switcher.html" not in calls  # served stored on both pages
+    for url, page in pages.items():
+        part = switcher.search(page).group(0)
+        assert f'name="next" value="{url.replace("&", "&amp;")}"' in part
+        assert page_cache.PATH_PLACEHOLDER not in page
+        assert 'data-testid="site-switcher"' in part

@@ -221,8 +221,10 @@ def tidy_search_index(sector_id: int) -> None:
     Until then searches of the sector read its keywords directly (exact, a little slower); if this never
     runs, the next import into the sector, or the minute tick, does it.
     """
-    keyword_copy.index_pending_search(sector_id)
+    added = keyword_copy.index_pending_search(sector_id)
     db.session.commit()
+    if added > keyword_copy.MERGE_SEARCH_INDEX_ABOVE:
+        keyword_copy.analyze_search_entries()
 
 
 def _fail(import_id: int, message: str) -> None:

@@ -189,8 +189,8 @@ def index_pending_search(sector_id: int) -> int:
     if marked is None:
         return 0
     added = db.session.execute(text(
-        "INSERT INTO keyword_search (keyword_id, sector_id, normalized) SELECT k.id, k.sector_id, k.normalized "
-        "FROM keywords k "
+        "INSERT INTO keyword_search (keyword_id, sector_id, normalized, difficulty, cpc) "
+        "SELECT k.id, k.sector_id, k.normalized, k.difficulty, k.cpc FROM keywords k "
         "WHERE k.sector_id = :s AND NOT EXISTS (SELECT 1 FROM keyword_search t WHERE t.keyword_id = k.id) "
         "ON CONFLICT (keyword_id) DO NOTHING"), {"s": sector_id}).rowcount
     if added > MERGE_SEARCH_INDEX_ABOVE:
@@ -207,6 +207,16 @@ def index_stale_search(older_than_seconds: int = 60) -> int:
         index_pending_search(sector_id)
         db.session.commit()
     return len(stale)
+
+
+def analyze_search_entries() -> None:
+    """Fresh planner statistics for keyword_search after a large pass (its own short transaction).
+
+    The keyword table's difficulty and CPC sorts walk its indexes only when the planner knows how many
+    entries a sector has; autovacuum would refresh them too, but only some time later. Anyone but the
+    table's owner gets a warning from PostgreSQL and nothing else."""
+    db.session.execute(text("ANALYZE keyword_search"))
+    db.session.commit()
 
 
 def merge_search_index() -> None:

@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 
 from app import params
 from app.models import Cluster, Keyword
-from app.models.planner import INTENTS, KEYWORD_STATUSES
+from app.models.planner import INTENTS, KEYWORD_STATUSES, keyword_search
 from app.services.planner import parsing
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 # column -> (expression, its natural direction). In the natural direction blanks come last; the other
-# direction is the exact reverse of the list. Each natural order matches an index on keywords.
+# direction is the exact reverse of the list. Each natural order but intent's, status's and cluster's matches
+# an index (difficulty and CPC: ENTRY_SORTS).
 SORTS = {
     "keyword": (Keyword.normalized, "asc"),
     "volume": (Keyword.volume, "desc"),
@@ -33,18 +34,32 @@ _SEARCH_SORTS = {"keyword": Keyword.normalized.op("||")(""), "volume": Keyword.v
                  "difficulty": Keyword.difficulty + 0, "created": Keyword.id + 0}
 
 
-def order_by(flt: "KeywordFilter") -> tuple:
-    """ORDER BY of the keyword table for this filter (ties broken by id, blanks last in the natural direction)."""
+# Sorts that read an index of the search entries (keyword_search: a copy of each keyword's value kept by
+# triggers), joined to keywords by id: an index on keywords itself would cost every imported row.
+ENTRY_SORTS = {"difficulty": keyword_search.c.difficulty, "cpc": keyword_search.c.cpc}
+
+
+def is_trigram_search(flt: "KeywordFilter") -> bool:
+    return len(parsing.normalize_keyword(flt.q)) >= 3
+
+
+def order_by(flt: "KeywordFilter", *, entries: bool = False) -> tuple:
+    """ORDER BY of the keyword table for this filter (ties broken by id, blanks last in the natural direction).
+
+    ``entries``: the same order read from the joined search entries (ENTRY_SORTS; the caller joins them)."""
     column, natural = SORTS[flt.sort]
-    if flt.sort in _SEARCH_SORTS and len(parsing.normalize_keyword(flt.q)) >= 3:  # a trigram search
+    tie = Keyword.id
+    if entries:
+        column, tie = ENTRY_SORTS[flt.sort], keyword_search.c.keyword_id
+    elif flt.sort in _SEARCH_SORTS and is_trigram_search(flt):
         column = _SEARCH_SORTS[flt.sort]
     if flt.direction == natural:
         if natural == "desc":
-            return column.desc().nulls_last(), Keyword.id.desc()
-        return column.asc().nulls_last(), Keyword.id.asc()
+            return column.desc().nulls_last(), tie.desc()
+        return column.asc().nulls_last(), tie.asc()
     if natural == "desc":
-        return column.asc().nulls_first(), Keyword.id.asc()
-    return column.desc().nulls_first(), Keyword.id.desc()
+        return column.asc().nulls_first(), tie.asc()
+    return column.desc().nulls_first(), tie.desc()
 
 
 @dataclass

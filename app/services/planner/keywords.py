@@ -21,6 +21,7 @@ from app.services.planner import parsing
 from app.services.csv_safety import safe_cell
 from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, search_pending, sector_is_empty
 from app.services.planner.keyword_filter import PER_PAGE_CHOICES, SORTS, KeywordFilter  # noqa: F401  (the views' names)
+from app.services.planner.keyword_filter import ENTRY_SORTS
 from app.services.planner.keyword_filter import order_by as _order_by
 
 MAX_TYPED_KEYWORDS = 5_000
@@ -176,6 +177,13 @@ def _search_pending(sector_id: int, flt: KeywordFilter) -> bool:
     return cached[1]
 
 
+def _entry_sort(sector_id: int, flt: KeywordFilter) -> bool:
+    """Whether the page's order comes from the search entries (ENTRY_SORTS): not with a search (a trigram
+    search sorts its candidates, see keyword_filter; a shorter one could match too few rows for walking an
+    index to pay) nor while an import's entries are still being added."""
+    return flt.sort in ENTRY_SORTS and not flt.q and not _search_pending(sector_id, flt)
+
+
 # Above this many matching rows (by the planner's estimate) a count shown in the table is the estimate,
 # labelled "about N": counting 100,000 rows on every page load is where the page time went.
 COUNT_ESTIMATE_ABOVE = 5_000
@@ -222,8 +230,15 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
-    query = (select(Keyword).where(*_conditions(sector_id, flt)).order_by(*_order_by(flt))
-             .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+    query = select(Keyword).where(*_conditions(sector_id, flt))
+    if _entry_sort(sector_id, flt):
+        # Difficulty and CPC: walk the search entries' index of the sector in that order, fetching each
+        # keyword by id, until a page matches (instead of sorting every matching keyword of the sector).
+        query = (query.join(keyword_search, keyword_search.c.keyword_id == Keyword.id)
+                 .where(keyword_search.c.sector_id == sector_id).order_by(*_order_by(flt, entries=True)))
+    else:
+        query = query.order_by(*_order_by(flt))
+    query = query.offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
     if flt.sort == "cluster":
         query = query.outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
     rows = list(db.session.scalars(query))
