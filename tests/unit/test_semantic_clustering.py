@@ -146,6 +146,18 @@ def test_synonym_heads_sharing_facets_stay_together():
     assert main_cluster("password manager") != main_cluster("vpn")
 
 
+def test_two_sibling_heads_taking_the_same_facets_are_not_linked_as_synonyms():
+    # A small selection of two products with the same twenty facets: a facet every head of the selection
+    # takes says what the selection is about, not that the heads mean the same.
+    facets = ["", "best", "how to make", "cheap", "guide", "for beginners", "recipe", "vs drip", "at home", "tips",
+              "machine", "ratio", "temperature", "beans", "history", "benefits", "mistakes", "tools", "review",
+              "near me"]
+    texts = [f"{facet} {head}".strip() for head in ("espresso", "french press") for facet in facets]
+    labels = semantic.cluster_keywords(texts)
+    espresso, french_press = Counter(labels[:20]).most_common(1)[0], Counter(labels[20:]).most_common(1)[0]
+    assert espresso[0] != french_press[0] and min(espresso[1], french_press[1]) >= 18
+
+
 def test_texts_must_match_the_rows():
     with pytest.raises(ValueError):
         semantic.cluster(semantic.embed(["yoga mat", "dog bed"]), texts=["yoga mat"])

@@ -28,6 +28,10 @@ from app.services.planner.phrases import normalise
 HEAD_MIN_COUNT = 2
 # A facet that combines with more different words than this is a category word or a modifier.
 FACET_MAX_PARTNERS = 8
+# ... or with more than this share of the selection's heads: in a selection of a few heads ("espresso",
+# "french press"), a facet they all take ("machine", "ratio") is what the selection is about, not a sign
+# that the heads mean the same.
+FACET_MAX_SHARE = 0.25
 # A head's pull reaches full weight once its links add up to this much evidence (a facet it shares with
 # all the facet's partners counts 1.0; one shared with fewer, proportionally less).
 HEAD_EVIDENCE = 1.0
@@ -78,7 +82,8 @@ def head_context(vectors: np.ndarray, cores: list[str]) -> tuple[np.ndarray, np.
                            shape=(len(facets), len(heads)))
     linked = np.asarray(incidence.sum(axis=1)).ravel()  # heads per facet
     size = np.array([len(partners[facet]) for facet in facets], dtype=np.float32)  # partners per facet
-    weight = np.where((linked >= 2) & (size <= FACET_MAX_PARTNERS), 1.0 / np.maximum(size - 1, 1), 0.0)
+    specific = (size <= FACET_MAX_PARTNERS) & (size <= FACET_MAX_SHARE * len(heads))
+    weight = np.where((linked >= 2) & specific, 1.0 / np.maximum(size - 1, 1), 0.0)
     weight = weight.astype(np.float32)
     if not weight.any():
         return None
