@@ -10,14 +10,14 @@ import numpy as np
 from app.services.planner.siblings import cosine_condensed
 
 
-def average_linkage(vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Exact UPGMA on cosine distance, cut at threshold; labels from 0."""
+def average_linkage(vectors: np.ndarray, *thresholds: float) -> list[np.ndarray]:
+    """Exact UPGMA on cosine distance, one tree cut at each threshold; labels from 0 per cut."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     if len(vectors) < 2:
-        return np.zeros(len(vectors), dtype=np.int64)
+        return [np.zeros(len(vectors), dtype=np.int64) for _ in thresholds]
     tree = linkage(cosine_condensed(vectors), method="average")
-    return fcluster(tree, t=threshold, criterion="distance").astype(np.int64) - 1
+    return [fcluster(tree, t=t, criterion="distance").astype(np.int64) - 1 for t in thresholds]
 
 
 def upgma_groups(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.ndarray:

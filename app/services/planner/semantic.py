@@ -29,7 +29,8 @@ Clustering is average linkage (UPGMA) on cosine distance, cut at a distance set 
 default cut is loose enough to join synonyms the model places apart ("credential manager" / "password
 manager"), which also joins some sibling topics ("wedding venues" / "wedding photographer"); those are
 split again when the two halves of a cluster use different topic words (_split_siblings, relative to
-this selection's median cluster size and its own common words). (A cut moved to the widest dendrogram
+this selection's typical topic, measured on a tighter reference cut of the same trees that does not move
+with the tightness, and its own common words). (A cut moved to the widest dendrogram
 gap was tried before and scored worse on new industries.) Exact UPGMA needs an n×n matrix, so large
 inputs are cut into k-means partitions of at most PARTITION_SIZE rows, clustered exactly inside each,
 and the resulting sub-clusters are merged across partitions by UPGMA on their sums (mean pairwise cosine
@@ -93,6 +94,9 @@ ABSORB_FACTOR = 1.1
 ABSORB_ROUNDS = 3
 # Sibling split (_split_siblings), only when the keyword texts are given.
 SPLIT_SIBLINGS = True
+# The split measures this selection's typical topic on a second, tighter cut of the same trees, at this
+# fraction of the default cut whatever the tightness: the cut itself may have joined whole industries.
+REFERENCE_FACTOR = 0.8
 SPREAD_MIN_ROWS = 20
 SPREAD_GROUP_SIZE = 50
 SPREAD_MAX_GROUPS = 300
@@ -329,10 +333,15 @@ def cluster(
         report(0.02, f"Dividing {len(live):,} keywords into parts of related ones…")
     partitions = _partition(vectors, live, PARTITION_SIZE)
     next_label = 0
+    # The reference cut (per partition; it only measures the typical topic for _split_siblings).
+    reference = np.full(len(vectors), -1, dtype=np.int64)
+    reference_cut, next_reference = REFERENCE_FACTOR * distance_threshold(DEFAULT_TIGHTNESS), 0
     for done, members in enumerate(partitions, start=1):
-        sub = _average_linkage(vectors[members], threshold)
+        sub, tight = _average_linkage(vectors[members], threshold, reference_cut)
         labels[members] = sub + next_label
         next_label += int(sub.max()) + 1
+        reference[members] = tight + next_reference
+        next_reference += int(tight.max()) + 1
         report(0.05 + 0.75 * done / len(partitions), f"Grouped part {done} of {len(partitions)}…")
     if len(partitions) > 1:
         report(0.85, "Joining close groups across parts…")
@@ -341,7 +350,7 @@ def cluster(
         labels[live] = _absorb_small(vectors[live], labels[live], threshold)
     if words is not None and SPLIT_SIBLINGS and len(live) >= ADAPT_MIN_ROWS:
         labels[live] = _split_siblings(vectors[live], labels[live], [words[i] for i in live],
-                                       max_group=PARTITION_SIZE)
+                                       reference=reference[live], max_group=PARTITION_SIZE)
     report(0.95, "Splitting very large clusters…")
     labels = _split_oversized(vectors, labels, max_size)
 

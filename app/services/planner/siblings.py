@@ -1,9 +1,15 @@
 """The sibling split of semantic clustering: a loose cut joins synonyms the model places apart, and also
 sibling topics ("wedding venues" / "wedding photographer"); a cluster whose two halves use different topic
-words is cut in two again. Everything is relative to the selection (its median cluster size, its own common
-words), so nothing is tuned to an industry. The median is taken once, before any split: re-taking it after
-each round let every split lower the bar for the next, so on some selections one topic fell apart into its
-synonym heads."""
+words is cut in two again. Everything is relative to the selection (its typical topic size, its own common
+words), so nothing is tuned to an industry.
+
+The typical topic is measured on a reference partition (semantic.py: a tighter cut of the same trees, at a
+fixed fraction of the default cut), not on the clusters being split: where the cut has joined sibling topics
+or whole industries, the median of its clusters is itself a merged size, and a split whose halves must be
+"sizeable" against it cannot undo the merge (one tuning sample collapsed to its four industries at
+tightness 0.4). The reference's size is keyword-weighted (the size of the reference cluster the median
+keyword is in), so the many fragments a tight cut leaves do not pull it down. It is taken once; re-taking
+a median after each round let every split lower the bar for the next."""
 
 from __future__ import annotations
 
@@ -29,30 +35,29 @@ def cosine_condensed(vectors: np.ndarray) -> np.ndarray:
 
 
 def split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str]], *,
-                   max_group: int) -> np.ndarray:
+                   reference: np.ndarray | None = None, max_group: int) -> np.ndarray:
     """Split clusters that are two sibling topics ("wedding venues" + "wedding photographer").
 
-    Each cluster above SIBLING_MIN_SIZE × the median cluster size (taken once, before any split) is
+    Each cluster above SIBLING_MIN_SIZE × the typical topic size (_typical: keyword-weighted median
+    size of the `reference` partition's clusters, by default of `labels`; taken once, before any split) is
     cut in two along its own dendrogram, at two candidate splits, each the highest whose smaller side
     is large enough for one of the tests below: first for the balanced test, then for the disjoint one. Two halves of one topic share the topic's facet words ("browser extension" after both
     "password manager" and "credential manager"); two sibling topics share at most their category
     word ("wedding", "coffee"). So the halves part when the topic words each uses at least twice
     overlap little (Jaccard under SIBLING_OVERLAP) and both halves are sizeable, or when they share no
     such word at all and the smaller half is still a real group. Words found in more than
-    SIBLING_COMMON of the clusters ("near", "2026", "small business") are modifiers here and ignored.
+    SIBLING_COMMON of the reference clusters at least SIBLING_DISJOINT × typical in size ("near", "2026",
+    "small business") are modifiers here and ignored (counted on the reference, since a cut into a few
+    whole industries has every word in a fifth of its clusters).
     """
     from collections import Counter
 
     _, labels = np.unique(labels, return_inverse=True)
-    typical = float(np.median(np.bincount(labels)))
+    typical, common = _typical(labels if reference is None else reference, words)
     settled: set[int] = set()  # clusters tested and kept whole (their members have not changed since)
     for _ in range(SIBLING_ROUNDS):
         counts = np.bincount(labels)
-        spread: Counter = Counter()
         members = np.split(np.argsort(labels, kind="stable"), np.cumsum(counts)[:-1])
-        for group in members:
-            spread.update({w for i in group for w in words[i]})
-        common = {w for w, n in spread.items() if n > SIBLING_COMMON * len(counts)}
         next_label, changed = len(counts), False
         for label in np.flatnonzero(counts > SIBLING_MIN_SIZE * typical):
             if label in settled:
@@ -79,6 +84,28 @@ def split_siblings(vectors: np.ndarray, labels: np.ndarray, words: list[list[str
         if not changed:
             break
     return labels
+
+
+def _typical(reference: np.ndarray, words: list[list[str]]) -> tuple[float, set[str]]:
+    """(typical topic size, common words) of a reference partition.
+
+    The size is the keyword-weighted median cluster size (the size of the cluster the median keyword is
+    in); the common words are those in more than SIBLING_COMMON of its clusters of at least
+    SIBLING_DISJOINT × that size.
+    """
+    from collections import Counter
+
+    _, reference = np.unique(reference, return_inverse=True)
+    counts = np.bincount(reference)
+    typical = float(np.median(np.repeat(counts, counts)))
+    spread: Counter = Counter()
+    kept = 0
+    order = np.argsort(reference, kind="stable")
+    for group in np.split(order, np.cumsum(counts)[:-1]):
+        if len(group) >= SIBLING_DISJOINT * typical:
+            kept += 1
+            spread.update({w for i in group for w in words[i]})
+    return typical, {w for w, n in spread.items() if n > SIBLING_COMMON * kept}
 
 
 def _bisect(vectors: np.ndarray, least: tuple[float, ...]) -> list[np.ndarray]:
