@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 LABELLED = FIXTURES / "keywords_labeled_2k.csv"
 # Floors per labelled sample at the default tightness, a little under what was measured (in brackets).
-# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on all nine since the head/facet
-# links (facets.head_context); holdout5 is held out and never scored here.
+# The target is ARI >= 0.80 and purity >= 0.88 on every sample: met on all ten since the head/facet
+# links (facets.head_context) and the split's typical topic. holdout5 was the held-out check of that round
+# (written first, scored once after the design was fixed); seen now, so its floor guards it like the others.
 FLOORS = {  # sample: (ARI floor, purity floor)
     "keywords_labeled_2k.csv": (0.90, 0.95),        # (0.919, 0.970) coffee, fitness, garden, dogs
     "keywords_labeled_business.csv": (0.92, 0.95),  # (0.948, 0.974) finance, software, travel, skincare
@@ -32,6 +33,7 @@ FLOORS = {  # sample: (ARI floor, purity floor)
     "keywords_labeled_holdout2.csv": (0.93, 0.96),  # (0.949, 0.978) insurance, music, jewellery, farming
     "keywords_labeled_holdout3.csv": (0.85, 0.92),  # (0.858, 0.933) cycling, crafts, hotels, energy
     "keywords_labeled_holdout4.csv": (0.92, 0.96),  # (0.948, 0.983) plumbing, languages, games, astronomy
+    "keywords_labeled_holdout5.csv": (0.89, 0.94),  # (0.916, 0.962) drinks, software dev, hair care, moving
 }
 ARI_FLOOR, PURITY_FLOOR = FLOORS[LABELLED.name]
 
