@@ -6,8 +6,8 @@ Keywords come from benchmarks/data/keywords_20k.csv; sizes above 20k are topped 
 deterministic synthetic variants (other modifiers and word orders of those keywords, plus the
 seed keywords in app/data/reference.json with modifiers). Each size runs in a fresh process so
 the peak RSS reported is that size's own. Quality: adjusted Rand index and purity against the
-`topic` column of every labelled sample in tests/fixtures (keywords_labeled_holdout4.csv is the
-held-out one, never used for tuning).
+`topic` column of every labelled sample in tests/fixtures (README: which one was each round's held-out
+check).
 """
 
 from __future__ import annotations
