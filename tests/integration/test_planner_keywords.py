@@ -277,6 +277,25 @@ def test_a_search_lists_its_matches_in_the_chosen_order(app, acct, sort, directi
     assert shown == [f"keyword {i:05d}" for i in expected]
 
 
+def test_a_search_counts_its_matches_exactly_on_every_page_and_past_the_last(app, acct):
+    import re
+
+    sector = acct["a"]["sectors"][0]
+    seed_keywords(app, acct["a"]["account"], sector, 130)
+    web = signed_in(app, acct["a"]["email"])
+    base = "/planner/keywords?q=keyword+000&sort=keyword&direction=asc&per_page=25"  # keyword 00000 … 00099
+    for page_number, first in ((1, 0), (2, 25), (4, 75)):
+        page = web.get(f"{base}&page={page_number}").get_data(as_text=True)
+        assert 'data-testid="keyword-count">100 keywords match' in page
+        assert f"Page {page_number} of 4" in page
+        assert re.findall(r"<td>(keyword \d{5})</td>", page)[0] == f"keyword {first:05d}"
+    past = web.get(f"{base}&page=9").get_data(as_text=True)  # past the end: the last page, same count
+    assert 'data-testid="keyword-count">100 keywords match' in past and "Page 4 of 4" in past
+    assert re.findall(r"<td>(keyword \d{5})</td>", past)[-1] == "keyword 00099"
+    none = web.get("/planner/keywords?q=no+such+keyword&page=3").get_data(as_text=True)
+    assert 'data-testid="keyword-count">0 keywords match' in none
+
+
 def test_bulk_actions_apply_to_all_matching_rows_across_pages(app, acct):
     sector, other = acct["a"]["sectors"]
     seed_keywords(app, acct["a"]["account"], sector, 120)

@@ -21,7 +21,7 @@ from app.services.planner import parsing
 from app.services.csv_safety import safe_cell
 from app.services.planner.keyword_copy import ConcurrentInsert, keyword_batch, search_pending, sector_is_empty
 from app.services.planner.keyword_filter import PER_PAGE_CHOICES, SORTS, KeywordFilter  # noqa: F401  (the views' names)
-from app.services.planner.keyword_filter import ENTRY_SORTS
+from app.services.planner.keyword_filter import ENTRY_SORTS, is_trigram_search
 from app.services.planner.keyword_filter import order_by as _order_by
 
 MAX_TYPED_KEYWORDS = 5_000
@@ -140,7 +140,7 @@ def _conditions(sector_id: int, flt: KeywordFilter, *, candidates: bool = True) 
         needle = parsing.normalize_keyword(flt.q)
         pattern = f"%{escape_like(needle)}%"
         conditions.append(Keyword.normalized.like(pattern, escape="\\"))
-        if candidates and len(needle) >= 3 and not _search_pending(sector_id, flt):
+        if candidates and _candidate_search(sector_id, flt):
             # The trigram index of the search entries names the candidates (this sector's only), fetched by
             # primary key (an array, so the planner never trades that for a scan of the whole table); the
             # condition above stays the exact test.
@@ -223,14 +223,37 @@ def cheap_count(conditions: list, estimate_conditions: list | None = None) -> in
 
 def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None = None) -> tuple[list[Keyword], int]:
     """One page of the filtered, sorted table and the number of matching rows."""
+    counted_with_page = False
     if summary is not None and not flt.is_filtered:
         total = summary["active"]  # the unfiltered table: already counted for the page header
+    elif _candidate_search(sector_id, flt) and db.session.get_bind().dialect.name == "postgresql":
+        # A search fetches its candidates by id; counting them in a statement of their own fetched them twice.
+        # When the count is to be exact, the page's statement counts its matches as well (a window count).
+        estimate = _planner_estimate(_conditions(sector_id, flt, candidates=False))
+        total = Count.about(estimate) if estimate > COUNT_ESTIMATE_ABOVE else None
+        counted_with_page = total is None
     else:
         total = cheap_count(_conditions(sector_id, flt), _conditions(sector_id, flt, candidates=False))
+    if counted_with_page:
+        rows, total = _page(sector_id, flt, with_total=True)
+        if rows or flt.page == 1:
+            return rows, total
+        total = cheap_count(_conditions(sector_id, flt))  # a page past the end: count, then show the last page
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt.page = pages
-    query = select(Keyword).where(*_conditions(sector_id, flt))
+    return _page(sector_id, flt)[0], total
+
+
+def _candidate_search(sector_id: int, flt: KeywordFilter) -> bool:
+    """Whether the filter's search names its candidates from the search entries (see _conditions)."""
+    return is_trigram_search(flt) and not _search_pending(sector_id, flt)
+
+
+def _page(sector_id: int, flt: KeywordFilter, *, with_total: bool = False) -> tuple[list[Keyword], int]:
+    """The rows of the filter's current page (and, ``with_total``, the number of matching rows, else 0)."""
+    query = select(Keyword, func.count().over()) if with_total else select(Keyword)
+    query = query.where(*_conditions(sector_id, flt))
     if _entry_sort(sector_id, flt):
         # Difficulty and CPC: walk the search entries' index of the sector in that order, fetching each
         # keyword by id, until a page matches (instead of sorting every matching keyword of the sector).
@@ -241,7 +264,13 @@ def query_keywords(sector_id: int, flt: KeywordFilter, *, summary: dict | None =
     query = query.offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
     if flt.sort == "cluster":
         query = query.outerjoin(Cluster, Cluster.id == Keyword.cluster_id)
-    rows = list(db.session.scalars(query))
+    total = 0
+    if with_total:
+        found = db.session.execute(query).all()
+        rows = [keyword for keyword, _ in found]
+        total = found[0][1] if found else 0
+    else:
+        rows = list(db.session.scalars(query))
     # Cluster names for this page only: joining them before the sort would join every matching row.
     cluster_ids = {k.cluster_id for k in rows if k.cluster_id is not None}
     names = dict(db.session.execute(select(Cluster.id, Cluster.name).where(Cluster.id.in_(cluster_ids)))
