@@ -170,10 +170,7 @@ def embed(texts: list[str]) -> np.ndarray:
         plain = _with_context(plain, cores)
         if linked is not None:
             context, head = linked
-            for start in range(0, len(plain), 8192):  # in blocks, as in _with_context
-                block, pick = plain[start:start + 8192], head[start:start + 8192]
-                block[pick >= 0] += HEAD_WEIGHT * context[pick[pick >= 0]]
-                block[:] = _normalise(block)
+            _pull(plain, head, context, HEAD_WEIGHT)
     return np.asarray(plain, dtype=np.float32)
 
 
@@ -199,10 +196,16 @@ def _with_context(vectors: np.ndarray, cores: list[str]) -> np.ndarray:
     word_context = _normalise(np.asarray(incidence.T @ vectors))
     chosen = np.array([min((w for w in words if df[w] >= 2), key=lambda w: (df[w], w), default=-1)
                        for words in ids])
-    out = np.asarray(vectors, dtype=np.float32)  # the caller's fresh matrix, changed in place
-    for start in range(0, len(out), 8192):  # in blocks: no second n×d matrix at 50k keywords
-        block, pick = out[start:start + 8192], chosen[start:start + 8192]
-        block[pick >= 0] += CONTEXT_WEIGHT * word_context[pick[pick >= 0]]
+    return _pull(np.asarray(vectors, dtype=np.float32), chosen, word_context, CONTEXT_WEIGHT)
+
+
+def _pull(out: np.ndarray, pick: np.ndarray, towards: np.ndarray, weight: float) -> np.ndarray:
+    """Rows of `out` (changed in place) plus weight × towards[pick] where pick >= 0, normalised again.
+
+    In blocks: no second n×d matrix at 50k keywords."""
+    for start in range(0, len(out), 8192):
+        block, chosen = out[start:start + 8192], pick[start:start + 8192]
+        block[chosen >= 0] += weight * towards[chosen[chosen >= 0]]
         block[:] = _normalise(block)
     return out
 
